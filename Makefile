@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# sch_plug: a Rust-for-Linux port of the plug qdisc.
+#
+#   make            build sch_plug.ko (installs what is missing, builds the
+#                   debug kernel into the cache the first time)
+#   make run        boot a guest, plug a veth, show packets held and released
+#   make check      host tests, module build, lint, the in-guest test suite
+#   make fmt        rustfmt with the kernel's .rustfmt.toml
+#   make lint       rustfmt --check and CLIPPY=1, failing on any warning
+#   make clean
+#
+# Against your own Rust-enabled kernel build: make KDIR=/path/to/build
+# (then also pass the RUSTC/BINDGEN it was built with, if not ours).
+
+FLAVOUR ?= debug
+SCRIPTS := $(CURDIR)/scripts
+
+ifeq ($(origin KDIR), undefined)
+# Our cached kernel; `prepare` builds it if needed.
+KDIR = $(shell $(SCRIPTS)/kernel.sh --dir $(FLAVOUR))
+PREPARE = prepare
+endif
+
+RUSTC ?= /usr/bin/rustc
+RUSTDOC ?= /usr/bin/rustdoc
+RUSTFMT ?= /usr/bin/rustfmt
+CLIPPY_DRIVER ?= /usr/bin/clippy-driver
+CACHE ?= $(or $(SCH_PLUG_CACHE),$(HOME)/.cache/sch-plug)
+BINDGEN ?= $(CACHE)/tools/bin/bindgen
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) \
+	RUSTFMT=$(RUSTFMT) CLIPPY_DRIVER=$(CLIPPY_DRIVER) BINDGEN=$(BINDGEN)
+
+RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs)
+
+.PHONY: all module prepare deps kernel run check test-host test-guest fmt lint clean
+
+all: module
+
+deps:
+	@$(SCRIPTS)/deps.sh
+
+prepare: deps
+	@$(SCRIPTS)/kernel.sh $(FLAVOUR) >/dev/null
+
+kernel: prepare
+
+module: $(PREPARE)
+	+$(KMAKE) modules
+
+fmt: $(PREPARE)
+	$(RUSTFMT) --config-path $(KDIR)/source/.rustfmt.toml $(RUST_SOURCES)
+
+lint: $(PREPARE)
+	$(RUSTFMT) --check --config-path $(KDIR)/source/.rustfmt.toml $(RUST_SOURCES)
+	@touch module.rs
+	+$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror modules
+
+test-host:
+	@$(SCRIPTS)/test-host.sh
+
+test-guest: module
+	@$(SCRIPTS)/test-guest.sh $(FLAVOUR)
+
+run: module
+	@$(SCRIPTS)/run-demo.sh $(FLAVOUR)
+
+check: $(PREPARE)
+	@$(SCRIPTS)/check.sh $(FLAVOUR)
+
+clean:
+	-+[ -d "$(KDIR)" ] && $(KMAKE) clean
+	rm -f bindings/qdisc_generated.rs

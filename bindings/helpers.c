@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C side of the Rust sch_plug module: out-of-line copies of static inline
+ * functions from <net/sch_generic.h> and friends, declared in helpers.h and
+ * called through the generated bindings. No logic lives here.
+ */
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <net/netlink.h>
+#include <net/pkt_sched.h>
+#include <net/sch_generic.h>
+
+#include "helpers.h"
+
+int sch_plug_qdisc_enqueue_tail(struct sk_buff *skb, struct Qdisc *sch)
+{
+	return qdisc_enqueue_tail(skb, sch);
+}
+
+struct sk_buff *sch_plug_qdisc_dequeue_head(struct Qdisc *sch)
+{
+	return qdisc_dequeue_head(sch);
+}
+
+struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch)
+{
+	return qdisc_peek_dequeued(sch);
+}
+
+int sch_plug_qdisc_drop(struct sk_buff *skb, struct Qdisc *sch,
+			struct sk_buff **to_free)
+{
+	return qdisc_drop(skb, sch, to_free);
+}
+
+void sch_plug_qdisc_reset_queue(struct Qdisc *sch)
+{
+	qdisc_reset_queue(sch);
+}
+
+void sch_plug_sch_tree_lock(struct Qdisc *sch)
+{
+	sch_tree_lock(sch);
+}
+
+void sch_plug_sch_tree_unlock(struct Qdisc *sch)
+{
+	sch_tree_unlock(sch);
+}
+
+unsigned int sch_plug_dev_tx_queue_len(struct Qdisc *sch)
+{
+	return qdisc_dev(sch)->tx_queue_len;
+}
+
+unsigned int sch_plug_psched_mtu(struct Qdisc *sch)
+{
+	return psched_mtu(qdisc_dev(sch));
+}
+
+void sch_plug_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+/*
+ * NL_SET_ERR_MSG() wants a string literal; the Rust caller passes a pointer
+ * to a static string, so this spells out what the macro does with it.
+ */
+void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg)
+{
+	do_trace_netlink_extack(msg);
+	if (extack)
+		extack->_msg = msg;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Out-of-line wrappers for the static inline qdisc helpers that the Rust
+ * side calls. Each one only forwards to the kernel function of the same
+ * name, so that the Rust module keeps the exact accounting (qstats, bstats,
+ * backlog) of the C disciplines.
+ */
+#ifndef SCH_PLUG_HELPERS_H
+#define SCH_PLUG_HELPERS_H
+
+#include <linux/types.h>
+
+struct Qdisc;
+struct sk_buff;
+struct netlink_ext_ack;
+
+int sch_plug_qdisc_enqueue_tail(struct sk_buff *skb, struct Qdisc *sch);
+struct sk_buff *sch_plug_qdisc_dequeue_head(struct Qdisc *sch);
+struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch);
+int sch_plug_qdisc_drop(struct sk_buff *skb, struct Qdisc *sch,
+			struct sk_buff **to_free);
+void sch_plug_qdisc_reset_queue(struct Qdisc *sch);
+void sch_plug_sch_tree_lock(struct Qdisc *sch);
+void sch_plug_sch_tree_unlock(struct Qdisc *sch);
+unsigned int sch_plug_dev_tx_queue_len(struct Qdisc *sch);
+unsigned int sch_plug_psched_mtu(struct Qdisc *sch);
+void sch_plug_kfree_skb(struct sk_buff *skb);
+void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg);
+
+#endif

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Crate root of `sch_plug.ko`: the plug discipline (`sch_plug.rs`), its
+//! epoch rules (`epoch.rs`) and the safe qdisc layer (`qdisc/`) it is
+//! written against, registered as the qdisc kind `plug`.
+
+// epoch.rs is also the public API of the host test crate (tests/host).
+#[allow(unreachable_pub)]
+mod epoch;
+mod qdisc;
+mod sch_plug;
+
+use kernel::prelude::*;
+
+module! {
+    type: PlugModule,
+    name: "sch_plug",
+    author: "sch_plug-rs developers",
+    description: "Qdisc to plug and unplug traffic via netlink control (Rust)",
+    license: "GPL",
+    // What `tc qdisc add … plug` asks modprobe for when no `plug` is
+    // registered (request_qdisc_module() in net/sched/sch_api.c).
+    alias: ["net-sch-plug"],
+}
+
+struct PlugModule {
+    _registration: qdisc::Registration<sch_plug::Plug>,
+}
+
+impl kernel::Module for PlugModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        Ok(Self {
+            _registration: qdisc::Registration::new(module)?,
+        })
+    }
+}

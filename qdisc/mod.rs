@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A safe layer over the kernel's queueing discipline API
+//! (`include/net/sch_generic.h`), in the style of `kernel::net::phy`.
+//!
+//! A discipline implements [`Discipline`]; [`Registration`] builds the C
+//! `struct Qdisc_ops` from it and registers it for as long as the value
+//! lives. The discipline's value lives in the qdisc's private area and is
+//! only ever reached through `&mut self` while the qdisc's root lock is held
+//! (or before the qdisc is published), so enqueue, dequeue, reset and change
+//! never race.
+//!
+//! All `unsafe` code of the module is in this directory.
+
+mod bindings;
+mod registration;
+mod skb;
+
+pub(crate) use registration::Registration;
+pub(crate) use skb::{SkBuff, ToFree};
+
+use core::{marker::PhantomData, mem::MaybeUninit};
+use kernel::{prelude::*, types::Opaque};
+
+/// Result of an enqueue, what `NET_XMIT_*` tells the caller of `dev_queue_xmit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum NetXmit {
+    /// The packet was queued (`NET_XMIT_SUCCESS`).
+    Success = bindings::NET_XMIT_SUCCESS,
+    /// The packet was dropped (`NET_XMIT_DROP`).
+    Drop = bindings::NET_XMIT_DROP,
+}
+
+/// A queueing discipline: what a qdisc kind does with packets.
+///
+/// The implementing type is the per-qdisc state; it is stored in the qdisc's
+/// private area. It must not need dropping (the qdisc core frees that area
+/// without running destructors), which the layer checks at compile time.
+#[vtable]
+pub(crate) trait Discipline: Sized {
+    /// The kind string (`tc qdisc add … <KIND>`), at most 15 bytes.
+    const KIND: &'static CStr;
+
+    /// Creates the state of a new qdisc (`->init`).
+    ///
+    /// `options` is the payload of `TCA_OPTIONS`, `None` when the request
+    /// carried none (a bare `tc qdisc add … plug`). On error the qdisc is not
+    /// created. Runs under RTNL before the qdisc is visible to the data path.
+    fn init(sch: &Qdisc<Self>, options: Option<&[u8]>, extack: &mut ExtAck) -> Result<Self>;
+
+    /// Takes a packet from the stack (`->enqueue`): queue it with
+    /// [`Qdisc::enqueue_tail`] or drop it with [`Qdisc::drop`].
+    fn enqueue(&mut self, sch: &Qdisc<Self>, skb: SkBuff, to_free: &mut ToFree) -> NetXmit;
+
+    /// Hands the next packet to the device (`->dequeue`), `None` if none may
+    /// leave now. The `->peek` slot, which sch_api.c requires whenever
+    /// `->dequeue` is set, is the generic `qdisc_peek_dequeued`: a peek
+    /// dequeues and parks the packet, so a parent's peek counts as a dequeue.
+    fn dequeue(&mut self, sch: &Qdisc<Self>) -> Option<SkBuff>;
+
+    /// Applies new options (`->change`), called by sch_api.c only when a
+    /// change or replace request carries `TCA_OPTIONS`. Runs under RTNL with
+    /// the qdisc tree lock held. Without it (`HAS_CHANGE` false) such
+    /// requests fail with `-EOPNOTSUPP`.
+    fn change(&mut self, _sch: &Qdisc<Self>, _options: &[u8], _extack: &mut ExtAck) -> Result {
+        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The queue was just purged (`->reset`: device down, carrier loss,
+    /// graft). The layer empties the queue itself; this hook is for the
+    /// discipline's own state.
+    fn reset(&mut self) {}
+}
+
+/// What a qdisc's private area holds.
+///
+/// The core allocates the area zeroed (`qdisc_alloc` uses `kzalloc`), which
+/// is a valid `Private<T>` with `ready == false`: it stays so until init
+/// succeeds. Only `->reset` can run on a qdisc whose init failed (when a
+/// default qdisc is created and its init fails, `qdisc_put` resets it), and
+/// it checks `ready`; the other callbacks only run after a successful init.
+struct Private<T> {
+    state: MaybeUninit<T>,
+    ready: bool,
+}
+
+/// A qdisc whose private area holds a `T`.
+///
+/// # Invariants
+///
+/// A `&Qdisc<T>` is only created for a live qdisc of our kind and only while
+/// the holder has exclusive access to its queue and private area: the root
+/// qdisc lock is held (enqueue, dequeue, reset, change), or the qdisc is not
+/// yet visible to the data path (init).
+#[repr(transparent)]
+pub(crate) struct Qdisc<T>(Opaque<bindings::Qdisc>, PhantomData<T>);
+
+impl<T: Discipline> Qdisc<T> {
+    /// # Safety
+    ///
+    /// `ptr` is a live qdisc whose ops are `Registration<T>`'s, and the
+    /// caller has exclusive access to it as the type invariant describes for
+    /// as long as `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::Qdisc) -> &'a Self {
+        // SAFETY: `Qdisc<T>` is `repr(transparent)` over `Opaque<Qdisc>`,
+        // which has the layout of `Qdisc`; validity is the caller's promise.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    fn as_raw(&self) -> *mut bindings::Qdisc {
+        self.0.get()
+    }
+
+    /// The private area (`qdisc_priv()`).
+    fn private(&self) -> *mut Private<T> {
+        // SAFETY: The qdisc is valid (type invariant); this only computes the
+        // address of its trailing `privdata`, as `qdisc_priv()` does.
+        unsafe { core::ptr::addr_of_mut!((*self.as_raw()).privdata).cast() }
+    }
+
+    /// Bytes queued (`sch->qstats.backlog`).
+    #[inline]
+    pub(crate) fn backlog(&self) -> u32 {
+        // SAFETY: The qdisc is valid and we have exclusive access to its
+        // queue and counters (type invariant).
+        unsafe { (*self.as_raw()).qstats.backlog }
+    }
+
+    /// Queues `skb` at the tail and accounts its bytes (`qdisc_enqueue_tail`).
+    #[inline]
+    pub(crate) fn enqueue_tail(&self, skb: SkBuff) -> NetXmit {
+        // SAFETY: The qdisc is valid and locked (type invariant); the queue
+        // takes over the buffer we own.
+        unsafe { bindings::sch_plug_qdisc_enqueue_tail(skb.into_raw(), self.as_raw()) };
+        NetXmit::Success
+    }
+
+    /// Takes the packet at the head, accounting it as sent
+    /// (`qdisc_dequeue_head`).
+    #[inline]
+    pub(crate) fn dequeue_head(&self) -> Option<SkBuff> {
+        // SAFETY: The qdisc is valid and locked (type invariant).
+        let skb = unsafe { bindings::sch_plug_qdisc_dequeue_head(self.as_raw()) };
+        // SAFETY: A non-null buffer unlinked from the queue is ours now.
+        (!skb.is_null()).then(|| unsafe { SkBuff::from_raw(skb) })
+    }
+
+    /// Drops `skb`, counting it in the qdisc's drops; the core frees it
+    /// after releasing the lock (`qdisc_drop`).
+    #[inline]
+    pub(crate) fn drop(&self, skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
+        // SAFETY: The qdisc is valid and locked (type invariant), `to_free`
+        // is the running enqueue's list (its type invariant), and the list
+        // takes over the buffer we own.
+        unsafe { bindings::sch_plug_qdisc_drop(skb.into_raw(), self.as_raw(), to_free.as_raw()) };
+        NetXmit::Drop
+    }
+
+    /// Asks the stack to run this qdisc's device queue soon, so that packets
+    /// that became releasable leave (`netif_schedule_queue`).
+    pub(crate) fn schedule(&self) {
+        // SAFETY: The qdisc is valid (type invariant), so its `dev_queue` is
+        // a valid transmit queue of its device.
+        unsafe { bindings::netif_schedule_queue((*self.as_raw()).dev_queue) };
+    }
+
+    /// The device's transmit queue length in packets (`tx_queue_len`).
+    pub(crate) fn dev_tx_queue_len(&self) -> u32 {
+        // SAFETY: The qdisc is valid, so is its device.
+        unsafe { bindings::sch_plug_dev_tx_queue_len(self.as_raw()) }
+    }
+
+    /// The device's MTU plus link-layer header (`psched_mtu`).
+    pub(crate) fn dev_psched_mtu(&self) -> u32 {
+        // SAFETY: The qdisc is valid, so is its device.
+        unsafe { bindings::sch_plug_psched_mtu(self.as_raw()) }
+    }
+}
+
+/// The extended-ack of a netlink request: where an error message for the
+/// user goes (`tc` prints it after "Error:").
+pub(crate) struct ExtAck(*mut bindings::netlink_ext_ack);
+
+impl ExtAck {
+    /// # Safety
+    ///
+    /// `extack` is null or the extack of the request being processed, valid
+    /// for as long as the value lives.
+    unsafe fn from_raw(extack: *mut bindings::netlink_ext_ack) -> Self {
+        Self(extack)
+    }
+
+    /// Sets the error message of the request (`NL_SET_ERR_MSG`).
+    pub(crate) fn set_message(&mut self, msg: &'static CStr) {
+        // SAFETY: `self.0` is null or valid (constructor); the message is
+        // static, as the extack keeps the pointer after we return.
+        unsafe { bindings::sch_plug_set_err_msg(self.0, msg.as_char_ptr()) };
+    }
+}

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C `struct Qdisc_ops` built from a [`Discipline`], its trampolines,
+//! and its registration with the qdisc core.
+
+use super::{bindings, Discipline, ExtAck, Private, Qdisc, SkBuff, ToFree};
+use core::{marker::PhantomData, pin::Pin, ptr};
+use kernel::{
+    error::{from_result, to_result},
+    ffi::c_int,
+    prelude::*,
+    types::Opaque,
+    ThisModule,
+};
+
+/// `NLA_HDRLEN`: the payload of a netlink attribute starts after its header.
+const NLA_HDRLEN: usize = core::mem::size_of::<bindings::nlattr>();
+
+/// The payload of a netlink attribute, as a byte slice.
+///
+/// # Safety
+///
+/// `nla` is null or an attribute that netlink validated (its length covers
+/// its header and lies within the message), alive for `'a`.
+unsafe fn nla_payload<'a>(nla: *const bindings::nlattr) -> Option<&'a [u8]> {
+    if nla.is_null() {
+        return None;
+    }
+    // SAFETY: `nla` is a valid attribute (caller).
+    let len = usize::from(unsafe { (*nla).nla_len }).saturating_sub(NLA_HDRLEN);
+    // SAFETY: A validated attribute has `len` payload bytes right after its
+    // header, inside the netlink message that outlives the callback.
+    Some(unsafe { core::slice::from_raw_parts(nla.cast::<u8>().add(NLA_HDRLEN), len) })
+}
+
+/// One `unsafe extern "C"` trampoline per `Qdisc_ops` slot.
+struct Adapter<T: Discipline>(PhantomData<T>);
+
+impl<T: Discipline> Adapter<T> {
+    /// What the private area can hold, checked when the ops are built.
+    const LAYOUT_OK: () = {
+        assert!(
+            !core::mem::needs_drop::<T>(),
+            "the qdisc core frees the private area without dropping it"
+        );
+        // `privdata` is cache-line aligned (`____cacheline_aligned`).
+        assert!(core::mem::align_of::<Private<T>>() <= 64);
+        assert!(core::mem::size_of::<Private<T>>() <= c_int::MAX as usize);
+    };
+
+    /// # Safety
+    ///
+    /// Called by the qdisc core as `->init` of our ops.
+    unsafe extern "C" fn init_callback(
+        sch: *mut bindings::Qdisc,
+        opt: *mut bindings::nlattr,
+        extack: *mut bindings::netlink_ext_ack,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: `sch` is a qdisc of our kind being created under RTNL,
+            // not yet visible to the data path, so access is exclusive.
+            let sch = unsafe { Qdisc::<T>::from_raw(sch) };
+            // SAFETY: `opt` is null or `TCA_OPTIONS`, validated by sch_api.c.
+            let options = unsafe { nla_payload(opt) };
+            // SAFETY: `extack` belongs to the request being served.
+            let mut extack = unsafe { ExtAck::from_raw(extack) };
+            let state = T::init(sch, options, &mut extack)?;
+            // SAFETY: The private area is `priv_size = size_of::<Private<T>>()`
+            // zeroed bytes, suitably aligned (`LAYOUT_OK`): a valid
+            // `Private<T>`, and ours alone during init.
+            let private = unsafe { &mut *sch.private() };
+            private.state.write(state);
+            private.ready = true;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the qdisc core as `->enqueue` of our ops.
+    unsafe extern "C" fn enqueue_callback(
+        skb: *mut bindings::sk_buff,
+        sch: *mut bindings::Qdisc,
+        to_free: *mut *mut bindings::sk_buff,
+    ) -> c_int {
+        // SAFETY: The core calls enqueue with the root qdisc lock held on a
+        // qdisc whose init succeeded.
+        let sch = unsafe { Qdisc::<T>::from_raw(sch) };
+        // SAFETY: The core hands us a buffer it no longer owns.
+        let skb = unsafe { SkBuff::from_raw(skb) };
+        // SAFETY: `to_free` is this call's deferred-free list.
+        let mut to_free = unsafe { ToFree::from_raw(to_free) };
+        // SAFETY: The private area holds the `T` written by init, and the
+        // root lock makes this the only reference to it.
+        let state = unsafe { (*sch.private()).state.assume_init_mut() };
+        state.enqueue(sch, skb, &mut to_free) as c_int
+    }
+
+    /// # Safety
+    ///
+    /// Called by the qdisc core as `->dequeue` of our ops.
+    unsafe extern "C" fn dequeue_callback(sch: *mut bindings::Qdisc) -> *mut bindings::sk_buff {
+        // SAFETY: The core calls dequeue with the root qdisc lock held on a
+        // qdisc whose init succeeded.
+        let sch = unsafe { Qdisc::<T>::from_raw(sch) };
+        // SAFETY: As in `enqueue_callback`.
+        let state = unsafe { (*sch.private()).state.assume_init_mut() };
+        state
+            .dequeue(sch)
+            .map_or(ptr::null_mut(), SkBuff::into_raw)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the qdisc core as `->change` of our ops.
+    unsafe extern "C" fn change_callback(
+        sch: *mut bindings::Qdisc,
+        opt: *mut bindings::nlattr,
+        extack: *mut bindings::netlink_ext_ack,
+    ) -> c_int {
+        // SAFETY: `opt` is `TCA_OPTIONS`, validated by sch_api.c.
+        let Some(options) = (unsafe { nla_payload(opt) }) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: `extack` belongs to the request being served.
+        let mut extack = unsafe { ExtAck::from_raw(extack) };
+        // The core holds only RTNL here, while enqueue and dequeue run under
+        // the root qdisc lock: take that lock so that the state is ours.
+        // SAFETY: `sch` is a live qdisc of our kind; `sch_tree_lock` takes
+        // the lock that enqueue and dequeue hold.
+        unsafe { bindings::sch_plug_sch_tree_lock(sch) };
+        // SAFETY: The tree lock is held until the unlock below.
+        let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
+        // SAFETY: Init succeeded (change is only called on existing qdiscs)
+        // and the lock makes this the only reference to the state.
+        let state = unsafe { (*qdisc.private()).state.assume_init_mut() };
+        let ret = from_result(|| {
+            state.change(qdisc, options, &mut extack)?;
+            Ok(0)
+        });
+        // SAFETY: Taken above; `qdisc` and `state` are not used past here.
+        unsafe { bindings::sch_plug_sch_tree_unlock(sch) };
+        ret
+    }
+
+    /// # Safety
+    ///
+    /// Called by the qdisc core as `->reset` of our ops.
+    unsafe extern "C" fn reset_callback(sch: *mut bindings::Qdisc) {
+        // SAFETY: The core resets with the root qdisc lock held, or on
+        // destroy with the qdisc unreachable: access is exclusive.
+        let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
+        // SAFETY: The queue is ours to purge under that exclusion.
+        unsafe { bindings::sch_plug_qdisc_reset_queue(sch) };
+        // SAFETY: The area is a valid `Private<T>` (zeroed, then written by
+        // init), ours under that exclusion.
+        let private = unsafe { &mut *qdisc.private() };
+        if private.ready {
+            // SAFETY: `ready` is only set once init wrote the state.
+            unsafe { private.state.assume_init_mut() }.reset();
+        }
+    }
+
+    /// The ops table for `T`, owned by `module`.
+    fn build(module: &'static ThisModule) -> bindings::Qdisc_ops {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::LAYOUT_OK;
+        let mut id = [0; 16];
+        let kind = T::KIND.as_bytes();
+        // Keep the terminating NUL: at most 15 bytes of kind.
+        let len = kind.len().min(id.len() - 1);
+        id[..len].copy_from_slice(&kind[..len]);
+        bindings::Qdisc_ops {
+            id,
+            // Cannot truncate: checked in `LAYOUT_OK`.
+            priv_size: core::mem::size_of::<Private<T>>() as c_int,
+            enqueue: Some(Self::enqueue_callback),
+            dequeue: Some(Self::dequeue_callback),
+            peek: Some(bindings::sch_plug_qdisc_peek_dequeued),
+            init: Some(Self::init_callback),
+            reset: Some(Self::reset_callback),
+            change: if T::HAS_CHANGE {
+                Some(Self::change_callback)
+            } else {
+                None
+            },
+            owner: module.as_ptr().cast(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A registered qdisc kind; dropping it unregisters the kind.
+///
+/// # Invariants
+///
+/// `ops` is registered with the qdisc core until `drop`.
+pub(crate) struct Registration<T: Discipline> {
+    ops: Pin<KBox<Opaque<bindings::Qdisc_ops>>>,
+    _discipline: PhantomData<T>,
+}
+
+impl<T: Discipline> Registration<T> {
+    /// Registers `T` as a qdisc kind owned by `module`: qdiscs of the kind
+    /// hold a reference on the module, so it cannot be unloaded under them.
+    ///
+    /// Fails with `EEXIST` if the kind is already registered (for example by
+    /// the C `sch_plug`).
+    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let ops = KBox::pin(Opaque::new(Adapter::<T>::build(module)), GFP_KERNEL)?;
+        // SAFETY: `ops` is a fully initialised table whose address is stable
+        // (pinned in the heap) and which outlives the registration: it is
+        // unregistered in `drop` before it is freed.
+        to_result(unsafe { bindings::register_qdisc(ops.get()) })?;
+        // INVARIANT: Registered just above.
+        Ok(Self {
+            ops,
+            _discipline: PhantomData,
+        })
+    }
+}
+
+impl<T: Discipline> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: Registered (type invariant). No qdisc of the kind exists
+        // any more: each holds a module reference, so the module's exit,
+        // which drops this, cannot run before they are gone.
+        unsafe { bindings::unregister_qdisc(self.ops.get()) };
+    }
+}
+
+// SAFETY: The registration is only a handle to ops that the qdisc core
+// synchronises itself (`qdisc_mod_lock`); it can be dropped from any thread.
+unsafe impl<T: Discipline> Send for Registration<T> {}
+// SAFETY: `&Registration` gives no access to anything.
+unsafe impl<T: Discipline> Sync for Registration<T> {}

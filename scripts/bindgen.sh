@@ -1,0 +1,29 @@
+#!/bin/sh
+# Generate the module's bindings with the kernel's own bindgen command line.
+#
+#   scripts/bindgen.sh <kernel objtree> <header> <output.rs>
+#
+# The kernel records how it ran bindgen for its `bindings` crate in
+# rust/bindings/.bindings_generated.rs.cmd. We reuse that bindgen binary, its
+# options (blocklists, opaque types, --ctypes-prefix ffi, the Rust target) and
+# its C flags, and change only the input header, the allowlist and the output.
+# Works against any Rust-enabled kernel build, not only ours.
+set -eu
+objtree=$1 header=$2 out=$3
+cmdfile=$objtree/rust/bindings/.bindings_generated.rs.cmd
+[ -f "$cmdfile" ] || { echo "bindgen.sh: $cmdfile missing: is $objtree a built kernel with CONFIG_RUST=y?" >&2; exit 1; }
+
+cmd=$(sed -n 's/^savedcmd_[^ ]* := //p' "$cmdfile")
+# <bindgen> <helper.h> <options> -o <out> -- -Wp,-MMD,<dep> <cflags> -DKBUILD_MODFILE=... ; sed ...
+bindgen=${cmd%% *}
+options=$(printf '%s' "$cmd" | sed -e 's/^[^ ]* [^ ]* //' -e 's/ -o rust\/bindings\/bindings_generated.rs -- .*//')
+cflags=$(printf '%s' "$cmd" | sed -e 's/.* -- -Wp,-MMD,[^ ]* //' -e 's/ -DKBUILD_MODFILE=.*//')
+header=$(realpath "$header")
+out=$(realpath -m "$out")
+
+cd "$objtree"
+eval "\"\$bindgen\" \"\$header\" $options" \
+	"--allowlist-type 'Qdisc_ops|tc_plug_qopt'" \
+	"--allowlist-function 'register_qdisc|unregister_qdisc|netif_schedule_queue|sch_plug_.*'" \
+	"--allowlist-var 'TCQ_PLUG_.*|NET_XMIT_(SUCCESS|DROP|CN)'" \
+	"-o \"\$out\" -- $cflags -DKBUILD_MODNAME='\"sch_plug\"' -fno-builtin -D__BINDGEN__ -DMODULE"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make check`: host tests, module build, lint, then the in-guest suite.
+# Prints the KTAP of each part and ends with one line "N passed, N failed".
+#
+#   scripts/check.sh [flavour] [t-name ...]    (default: debug, every test)
+. "$(dirname "$0")/lib.sh"
+flavour=${1:-debug}
+shift || true
+passed=0 failed=0
+result() { # result <ok|fail> <name>
+	if [ "$1" = ok ]; then passed=$((passed + 1)); echo "ok - $2"
+	else failed=$((failed + 1)); echo "not ok - $2"; fi
+}
+cd "$TOP"
+logdir=$CACHE/check-logs
+mkdir -p "$logdir"
+
+log "host tests (cargo test of epoch.rs)"
+if "$TOP/scripts/test-host.sh" >"$logdir/host.log" 2>&1; then st=ok; else st=fail; cat "$logdir/host.log"; fi
+# One result per host test case.
+hp=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$logdir/host.log" | awk '{p+=$4; f+=$6} END {print p+0, f+0}')
+passed=$((passed + ${hp% *})); failed=$((failed + ${hp#* }))
+[ "$st" = ok ] || [ "${hp#* }" != 0 ] || result fail "host tests did not run"
+echo "# host: ${hp% *} passed, ${hp#* } failed"
+
+log "module build"
+if make --no-print-directory module FLAVOUR="$flavour" >"$logdir/build.log" 2>&1; then result ok "module builds"
+else cat "$logdir/build.log"; result fail "module builds"; fi
+
+log "lint (rustfmt --check, CLIPPY=1 with warnings as errors)"
+if make --no-print-directory lint FLAVOUR="$flavour" >"$logdir/lint.log" 2>&1 && ! grep -qE '^(warning|error)' "$logdir/lint.log"; then result ok "lint clean"
+else cat "$logdir/lint.log"; result fail "lint clean"; fi
+
+if [ -f "$TOP/sch_plug.ko" ]; then
+	log "in-guest suite on the $flavour kernel (QEMU/TCG; several minutes)"
+	set +e
+	"$TOP/scripts/guest.sh" "$flavour" "$TOP/tests/run-suite.sh" "$@" | tee "$logdir/guest.log"
+	grc=${PIPESTATUS[0]}
+	set -e
+	gp=$(grep -cE '^    +ok [0-9]+' "$logdir/guest.log" || true)
+	gf=$(grep -cE '^    +not ok [0-9]+' "$logdir/guest.log" || true)
+	passed=$((passed + gp)); failed=$((failed + gf))
+	if [ "$grc" != 0 ] && [ "$gf" = 0 ]; then result fail "guest run (exit $grc; see above)"; fi
+	if [ "$grc" = 0 ] && [ "$gp" = 0 ]; then result fail "guest suite ran no test"; fi
+else
+	result fail "in-guest suite (no module to test)"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

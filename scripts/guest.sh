@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Boot a kernel of ours in QEMU and run one script inside it.
+#
+#   scripts/guest.sh [--timeout S] [--memory M] <flavour> <script> [args...]
+#
+# The guest runs the host's userspace (virtme-ng: the host root over 9p,
+# writable overlays on /etc, /tmp, /usr), so the host's tc, ip, nl-*,
+# python3 and pyroute2 are what the tests drive. QEMU runs under TCG:
+# KVM hangs on these machines.
+#
+# Exit status: the script's, unless the guest kernel log shows a report
+# (BUG, WARNING, Oops, KASAN, kmemleak, lockdep), then 1; or the guest did not
+# finish within the timeout, then 124.
+. "$(dirname "$0")/lib.sh"
+
+timeout_s=1500
+memory=2G
+while [ $# -gt 0 ]; do
+	case $1 in
+	--timeout) timeout_s=$2; shift 2 ;;
+	--memory) memory=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+flavour=$1 script=$2
+shift 2
+kdir=$("$TOP/scripts/kernel.sh" --dir "$flavour")
+[ -f "$kdir/.sch-plug-built" ] || die "no $flavour kernel: run scripts/kernel.sh $flavour"
+[ -f "$TOP/sch_plug.ko" ] || die "no sch_plug.ko: run make"
+
+# Shared read-write with the guest; outside /tmp, which the guest overlays.
+mkdir -p "$CACHE/guest"
+out=$(mktemp -d "$CACHE/guest/run.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+# Inside: run the script, then leave the kernel log and a leak scan where
+# the host can read them (the only writable shared directory).
+inner="$out/inner.sh"
+cat >"$inner" <<EOS
+#!/bin/bash
+export TOP='$TOP' SCH_PLUG_KO='$TOP/sch_plug.ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
+export KDIR='$kdir' GUEST_OUT='$out'
+cd '$TOP'
+$(printf '%q ' "$script" "$@")
+rc=\$?
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >'$out/kmemleak.txt'
+fi
+dmesg >'$out/dmesg.txt'
+echo \$rc >'$out/rc'
+EOS
+chmod +x "$inner"
+
+PATH=$VENV/bin:$PATH
+set +e
+timeout --kill-after=15 "$timeout_s" \
+	vng --run "$kdir/arch/x86/boot/bzImage" --disable-kvm --force-9p --disable-microvm \
+	--memory "$memory" --cpus 2 --append root=/dev/root --rwdir "$out" \
+	--exec "$inner" </dev/null
+vng_rc=$?
+set -e
+
+if [ "$vng_rc" = 124 ] || [ "$vng_rc" = 137 ]; then
+	echo "guest.sh: the guest did not finish within ${timeout_s}s and was killed" >&2
+	exit 124
+fi
+if ! [ -f "$out/rc" ]; then
+	echo "guest.sh: the guest stopped before the script finished (vng exit $vng_rc)" >&2
+	exit 1
+fi
+rc=$(cat "$out/rc")
+
+# Real reports only: not the boot lines "kasan: KernelAddressSanitizer
+# initialized" or ACPI's "Warning: Processor Platform Limit event".
+pattern='BUG:|WARNING: CPU:|WARNING: .* at |Oops|KASAN:|unreferenced object|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|Kernel panic|general protection fault|rcu_sched self-detected stall|INFO: task .* blocked'
+reports=$(cat "$out/dmesg.txt" "$out/kmemleak.txt" 2>/dev/null | grep -E "$pattern" || true)
+if [ -n "$reports" ]; then
+	echo "guest.sh: the guest kernel log has reports:" >&2
+	printf '%s\n' "$reports" | head -n 20 >&2
+	cp "$out/dmesg.txt" "$CACHE/guest/last-dmesg.txt"
+	echo "guest.sh: full log saved in $CACHE/guest/last-dmesg.txt" >&2
+	exit 1
+fi
+exit "$rc"

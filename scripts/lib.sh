@@ -1,0 +1,45 @@
+# Shared settings for the project's scripts. Sourced, not executed.
+#
+# Everything built or downloaded lives under $SCH_PLUG_CACHE (default
+# ~/.cache/sch-plug), never inside the repository, so that a clean clone
+# reuses kernels built by an earlier run.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${SCH_PLUG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sch-plug}
+# The Rust toolchain the kernel is built with: Debian's rustc-web, never the
+# rustup one on PATH (it has no rust-src, and its version is not pinned).
+RUSTC=${RUSTC:-/usr/bin/rustc}
+RUSTDOC=${RUSTDOC:-/usr/bin/rustdoc}
+RUSTFMT=${RUSTFMT:-/usr/bin/rustfmt}
+CLIPPY_DRIVER=${CLIPPY_DRIVER:-/usr/bin/clippy-driver}
+BINDGEN_VERSION=0.71.1
+BINDGEN=${BINDGEN:-$CACHE/tools/bin/bindgen}
+VNG_VERSION=1.42
+VENV=$CACHE/venv
+KERNEL_SERIES=6.12
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The unpacked kernel source: version of the installed Debian linux-source.
+kernel_src_version() {
+	dpkg-query -W -f='${Version}' "linux-source-$KERNEL_SERIES" 2>/dev/null
+}
+
+# Cache key of a kernel flavour: source version, config fragments, toolchain.
+kernel_key() {
+	local flavour=$1
+	{
+		kernel_src_version
+		cat "$TOP/kernel/base.config" "$TOP/kernel/$flavour.config"
+		"$RUSTC" --version
+		clang --version | head -n1
+		"$BINDGEN" --version
+	} | sha256sum | cut -c1-16
+}
+
+kernel_build_dir() {
+	echo "$CACHE/kernels/$1-$(kernel_key "$1")"
+}

@@ -1,0 +1,134 @@
+# Helpers for the in-guest test scripts (sourced). KTAP output, the network
+# namespaces, real packets, tc counters and module switching.
+#
+# Environment (set by scripts/guest.sh): SCH_PLUG_KO (our module), C_PLUG_KO
+# (the kernel's C sch_plug.ko), TOP (the repository).
+
+set -u
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+TC=/sbin/tc
+IP=/sbin/ip
+PY=/usr/bin/python3
+UDP="$PY $TOP/tests/udp.py"
+WORK=${WORK:-$(mktemp -d /tmp/sch-plug.XXXXXX)}
+
+# --- KTAP ------------------------------------------------------------------
+KTAP_N=0
+KTAP_FAILED=0
+ktap_plan() { echo "KTAP version 1"; echo "1..$1"; }
+ok() { KTAP_N=$((KTAP_N + 1)); echo "ok $KTAP_N $*"; }
+not_ok() { KTAP_N=$((KTAP_N + 1)); KTAP_FAILED=$((KTAP_FAILED + 1)); echo "not ok $KTAP_N $*"; }
+diag() { echo "# $*"; }
+# check_eq <description> <expected> <actual>
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; diag "expected: $2"; diag "     got: $3"; fi
+}
+# check <description> <command...>: the command must succeed
+check() {
+	local d=$1; shift
+	if out=$("$@" 2>&1); then ok "$d"; else not_ok "$d"; diag "command failed: $*"; diag "$out"; fi
+}
+ktap_done() { [ "$KTAP_FAILED" = 0 ]; exit $?; }
+
+# --- modules ---------------------------------------------------------------
+# Exactly one `plug` can be registered: unload whichever is loaded.
+unload_plug() { rmmod sch_plug 2>/dev/null || true; }
+load_ours() { unload_plug; insmod "$SCH_PLUG_KO"; }
+load_c() { unload_plug; insmod "$C_PLUG_KO"; }
+
+# --- topology --------------------------------------------------------------
+# Two namespaces joined by a veth: snd (v0, 10.0.0.1) -> rcv (v1, 10.0.0.2).
+# Static neighbours, so that no ARP waits behind a plug; no IPv6, so that no
+# autoconfiguration packet joins the queue under test.
+setup_pair() {
+	cleanup_pair
+	local ns
+	for ns in snd rcv; do
+		$IP netns add $ns
+		$IP netns exec $ns /bin/sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
+			echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'
+	done
+	$IP link add v0 address 02:00:00:00:00:01 netns snd type veth \
+		peer name v1 address 02:00:00:00:00:02 netns rcv
+	$IP -n snd -b - <<-EOB
+		addr add 10.0.0.1/24 dev v0
+		link set v0 up
+		neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent
+	EOB
+	$IP -n rcv -b - <<-EOB
+		addr add 10.0.0.2/24 dev v1
+		link set v1 up
+		neigh replace 10.0.0.1 lladdr 02:00:00:00:00:01 dev v1 nud permanent
+	EOB
+}
+cleanup_pair() {
+	stop_receiver
+	$IP netns del snd 2>/dev/null || true
+	$IP netns del rcv 2>/dev/null || true
+}
+
+# --- traffic ---------------------------------------------------------------
+RX=$WORK/rx.txt
+RX_PID=
+start_receiver() {
+	stop_receiver
+	: >"$RX"
+	$IP netns exec rcv $UDP recv 5000 "$RX" &
+	RX_PID=$!
+	# Ready when the socket is bound.
+	for _ in $(seq 100); do
+		$IP netns exec rcv ss -Hlun 'sport = :5000' | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "# receiver did not start" >&2
+	return 1
+}
+stop_receiver() {
+	[ -n "$RX_PID" ] && kill "$RX_PID" 2>/dev/null && wait "$RX_PID" 2>/dev/null
+	RX_PID=
+	return 0
+}
+# send <count> <tag> [first seq]: datagrams "<tag> <seq>" from snd to rcv.
+# Bash's /dev/udp, one process for the burst: every exec costs about a
+# second in the debug guest.
+send() {
+	$IP netns exec snd /bin/bash -c \
+		'for ((i = $3; i < $3 + $1; i++)); do printf "%s %s" "$2" "$i" >/dev/udp/10.0.0.2/5000; done' \
+		send "$1" "$2" "${3:-0}"
+}
+# Reading the receiver's file with builtins only.
+rx_count() { local l; mapfile -t l <"$RX"; echo "${#l[@]}"; }
+# rx_lines: the received payloads, space separated
+rx_lines() { local l; mapfile -t l <"$RX"; echo "${l[*]}"; }
+# wait_rx <count>: wait (bounded) until the receiver has <count> packets. Not
+# a timing assertion: the count is checked afterwards by the caller.
+wait_rx() {
+	for _ in $(seq 200); do
+		[ "$(rx_count)" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	return 0
+}
+# settle: give packets that could leave the time to reach the receiver, for
+# assertions that nothing arrived.
+settle() { sleep "${1:-0.5}"; }
+
+# --- counters --------------------------------------------------------------
+# qstat <ns> <dev> <field>: a field of the root qdisc's `tc -s -j` stats
+# (packets, bytes, drops, backlog, qlen, overlimits, requeues).
+qstat() {
+	local j
+	j=$($TC -n "$1" -s -j qdisc show dev "$2" root)
+	[[ $j =~ \"$3\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+}
+# qstats <ns> <dev>: "sent=N dropped=N backlog=Nb/Np", from one tc call
+qstats() {
+	local j f v out=
+	j=$($TC -n "$1" -s -j qdisc show dev "$2" root)
+	for f in packets drops backlog qlen; do
+		[[ $j =~ \"$f\":([0-9]+) ]] && v=${BASH_REMATCH[1]} || v=?
+		out+="$f=$v "
+	done
+	echo "${out% }"
+}

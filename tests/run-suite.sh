@@ -1,0 +1,30 @@
+#!/bin/bash
+# The in-guest suite: runs tests/t-*.sh (or the ones named) and prints KTAP,
+# each script's results as nested subtests. Runs inside the guest.
+#
+#   tests/run-suite.sh [t-name ...]
+cd "$TOP/tests" || exit 1
+if [ $# -gt 0 ]; then
+	scripts=()
+	for t in "$@"; do scripts+=("$(basename "${t%.sh}").sh"); done
+else
+	scripts=(t-*.sh)
+fi
+echo "KTAP version 1"
+echo "1..${#scripts[@]}"
+n=0 failed=0
+for t in "${scripts[@]}"; do
+	n=$((n + 1))
+	echo "    # Subtest: ${t%.sh}"
+	out=$(WORK=$(mktemp -d /tmp/sch-plug.XXXXXX) bash "./$t" 2>&1)
+	rc=$?
+	# A script that stops without reporting its failure still fails.
+	if [ "$rc" != 0 ] && ! grep -q '^not ok ' <<<"$out"; then
+		k=$(grep -c '^ok ' <<<"$out")
+		out+=$'\n'"not ok $((k + 1)) ${t%.sh} exited with status $rc"
+	fi
+	sed 's/^/    /' <<<"$out"
+	if [ "$rc" = 0 ]; then echo "ok $n ${t%.sh}"; else echo "not ok $n ${t%.sh}"; failed=$((failed + 1)); fi
+	rmmod sch_plug 2>/dev/null
+done
+[ "$failed" = 0 ]
