@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 done
 flavour=$1 script=$2
 shift 2
-kdir=$("$TOP/scripts/kernel.sh" --dir "$flavour")
+kdir=${KDIR:-$("$TOP/scripts/kernel.sh" --dir "$flavour")}
 [ -f "$kdir/.sch-plug-built" ] || die "no $flavour kernel: run scripts/kernel.sh $flavour"
 [ -f "$TOP/sch_plug.ko" ] || die "no sch_plug.ko: run make"
 

@@ -35,7 +35,8 @@ def main():
     if verb == "add":
         flags |= NLM_F_EXCL | NLM_F_CREATE
     ifindex = socket.if_nametoindex(ifname)
-    body = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, 0x10000, TC_H_ROOT, 0)
+    handle = 0x10000 if verb == "add" else 0  # change: whatever handle the root has
+    body = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, handle, TC_H_ROOT, 0)
     body += attr(TCA_KIND, b"plug\0")
     if opts != "none":
         body += attr(TCA_OPTIONS | (NLA_F_NESTED if nested else 0), bytes.fromhex(opts))

@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+"""In-process control of a plug and its traffic, for the guest tests.
+
+One Python process per test instead of one tc/ip/python per step: in the
+debug guest every exec costs about a second. Speaks rtnetlink directly (no
+pyroute2: its import alone takes half a minute there), enters the test
+namespaces with setns(2), sends and receives real UDP between them.
+
+Topology (made by tests/lib.sh setup_pair): netns snd with v0 10.0.0.1,
+netns rcv with v1 10.0.0.2, static neighbours, no IPv6.
+"""
+import ctypes
+import os
+import select
+import socket
+import struct
+import subprocess
+import time
+
+CLONE_NEWNET = 0x40000000
+NETLINK_ROUTE = 0
+NETLINK_EXT_ACK = 11
+SOL_NETLINK = 270
+SO_SNDBUFFORCE = 32
+RTM_NEWLINK, RTM_NEWQDISC, RTM_DELQDISC, RTM_GETQDISC = 16, 36, 37, 38
+NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
+NLM_F_ROOT, NLM_F_MATCH = 0x100, 0x200
+NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+TCA_KIND, TCA_OPTIONS, TCA_STATS = 1, 2, 3
+TC_H_ROOT = 0xFFFFFFFF
+IFF_UP = 1
+
+BUFFER, RELEASE_ONE, RELEASE_INDEFINITE, LIMIT = 0, 1, 2, 3
+ACTIONS = {"block": BUFFER, "release": RELEASE_ONE,
+           "release_indefinite": RELEASE_INDEFINITE, "limit": LIMIT}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def in_netns(name, fn):
+    """Run fn() inside network namespace `name`, then come back."""
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if _libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns {name}")
+        return fn()
+    finally:
+        _libc.setns(home, CLONE_NEWNET)
+        os.close(home)
+        os.close(target)
+
+
+def qopt(action, limit=0):
+    """struct tc_plug_qopt, native endian."""
+    return struct.pack("=iI", action, limit)
+
+
+def _attr(kind, payload):
+    return struct.pack("=HH", 4 + len(payload), kind) + payload + b"\0" * (-len(payload) % 4)
+
+
+def _attrs(data, off, end):
+    while off + 4 <= end:
+        alen, atype = struct.unpack_from("=HH", data, off)
+        if alen < 4:
+            return
+        yield atype & 0x3FFF, data[off + 4 : off + alen]
+        off += (alen + 3) & ~3
+
+
+class Rtnl:
+    """A rtnetlink socket in one namespace."""
+
+    def __init__(self, netns):
+        self.sock = in_netns(netns, lambda: socket.socket(
+            socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE))
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        self.sock.bind((0, 0))
+        self.seq = 0
+        self.netns = netns
+
+    def ifindex(self, ifname):
+        return in_netns(self.netns, lambda: socket.if_nametoindex(ifname))
+
+    def request(self, mtype, flags, body):
+        """Send one request; return (errno, extack message)."""
+        self.seq += 1
+        msg = struct.pack("=IHHII", 16 + len(body), mtype, flags | NLM_F_REQUEST | NLM_F_ACK,
+                          self.seq, 0) + body
+        self.sock.send(msg)
+        while True:
+            data = self.sock.recv(1 << 16)
+            off = 0
+            while off < len(data):
+                length, t, mflags, seq, _ = struct.unpack_from("=IHHII", data, off)
+                if t == NLMSG_ERROR and seq == self.seq:
+                    (err,) = struct.unpack_from("=i", data, off + 16)
+                    inner = 16 if mflags & 0x100 else struct.unpack_from("=I", data, off + 20)[0]
+                    text = ""
+                    for atype, val in _attrs(data, off + 20 + ((inner + 3) & ~3), off + length):
+                        if atype == 1:
+                            text = val.rstrip(b"\0").decode()
+                    return -err, text
+                off += (length + 3) & ~3
+
+    def qdisc(self, verb, ifindex, options=None, kind="plug", handle=0, parent=TC_H_ROOT,
+              nested=False):
+        """tc qdisc add|change|replace|del, with raw TCA_OPTIONS bytes (or none)."""
+        flags = {"add": NLM_F_EXCL | NLM_F_CREATE, "change": 0,
+                 "replace": NLM_F_CREATE | NLM_F_REPLACE, "del": 0}[verb]
+        mtype = RTM_DELQDISC if verb == "del" else RTM_NEWQDISC
+        body = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, handle, parent, 0)
+        if verb != "del":
+            body += _attr(TCA_KIND, kind.encode() + b"\0")
+        if options is not None:
+            body += _attr(TCA_OPTIONS | (0x8000 if nested else 0), options)
+        return self.request(mtype, flags, body)
+
+    def link_up(self, ifindex, up):
+        body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, IFF_UP if up else 0, IFF_UP)
+        return self.request(RTM_NEWLINK, 0, body)
+
+    def stats(self, ifindex, parent=TC_H_ROOT):
+        """The qdisc's generic counters: dict sent, bytes, drops, qlen, backlog, kind."""
+        self.seq += 1
+        body = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, 0, 0, 0)
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETQDISC,
+                                   NLM_F_REQUEST | NLM_F_ROOT | NLM_F_MATCH, self.seq, 0) + body)
+        found = None
+        while True:
+            data = self.sock.recv(1 << 16)
+            off = 0
+            while off < len(data):
+                length, t, _, seq, _ = struct.unpack_from("=IHHII", data, off)
+                if t == NLMSG_DONE:
+                    return found
+                if t == NLMSG_ERROR:
+                    raise OSError("qdisc dump failed")
+                _, idx, handle, par, _ = struct.unpack_from("=BxxxiIII", data, off + 16)
+                if idx == ifindex and par == parent:
+                    st = {"handle": handle}
+                    for atype, val in _attrs(data, off + 36, off + length):
+                        if atype == TCA_KIND:
+                            st["kind"] = val.rstrip(b"\0").decode()
+                        elif atype == TCA_STATS:
+                            (st["bytes"], st["sent"], st["drops"], _, _, _, st["qlen"],
+                             st["backlog"]) = struct.unpack_from("=QIIIIIII", val)
+                        elif atype == TCA_OPTIONS:
+                            st["options"] = val
+                    found = st
+                off += (length + 3) & ~3
+
+
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+
+
+class Traffic:
+    """UDP from snd (10.0.0.1) to rcv (10.0.0.2:5000), every packet tagged.
+
+    The receiver is a packet socket on v1, so every frame the plug lets out
+    is seen, not only our datagrams: a UDP datagram to port 5000 is recorded
+    as its payload, anything else as "other <ethertype> <IP protocol>".
+    """
+
+    def __init__(self, port=5000, ifname="v1"):
+        def tx():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 1 << 26)
+            return s
+
+        def sink():
+            # Bound, so that the datagrams cause no ICMP port unreachable.
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("0.0.0.0", port))
+            return s
+
+        def rx():
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+            s.bind((ifname, 0))
+            s.setblocking(False)
+            return s
+
+        self.tx = in_netns("snd", tx)
+        self.sink = in_netns("rcv", sink)
+        self.rx = in_netns("rcv", rx)
+        self.port = port
+        self.received = []
+
+    def send(self, tag, count, first=0):
+        for seq in range(first, first + count):
+            self.tx.sendto(f"{tag} {seq}".encode(), ("10.0.0.2", self.port))
+
+    def drain(self):
+        while select.select([self.rx], [], [], 0)[0]:
+            try:
+                frame, addr = self.rx.recvfrom(65536)
+            except BlockingIOError:
+                break
+            if addr[2] != PACKET_OUTGOING:
+                self.received.append(self._describe(frame))
+        return self.received
+
+    def _describe(self, frame):
+        (ethertype,) = struct.unpack_from("!H", frame, 12)
+        if ethertype != 0x0800:
+            return f"other {ethertype:#06x}"
+        ihl = (frame[14] & 0xF) * 4
+        proto = frame[23]
+        if proto == 17:
+            (dport,) = struct.unpack_from("!H", frame, 14 + ihl + 2)
+            if dport == self.port:
+                return frame[14 + ihl + 8 :].decode(errors="replace")
+        return f"other ipv4 proto {proto}"
+
+    def close(self):
+        for s in (self.tx, self.sink, self.rx):
+            s.close()
+
+
+def settle(rtnl, ifindex, traffic, polls=4, interval=0.05, limit=400):
+    """Wait until the plug and the receiver are quiet: every packet the qdisc
+    sent has arrived, and nothing changed for `polls` polls in a row. Bounded;
+    the caller asserts on what it sees, never on how long it took."""
+    last, quiet = None, 0
+    for _ in range(limit):
+        st = rtnl.stats(ifindex)
+        rx = len(traffic.drain())
+        now = (st and st["sent"], st and st["qlen"], rx)
+        if now == last and st and st["sent"] <= rx:
+            quiet += 1
+            if quiet >= polls:
+                return st
+        else:
+            quiet = 0
+        last = now
+        time.sleep(interval)
+    return rtnl.stats(ifindex)
+
+
+def load(which, ours_ko, c_ko):
+    """Make `which` ("c" or "rust") the registered plug."""
+    subprocess.run(["rmmod", "sch_plug"], stderr=subprocess.DEVNULL)
+    subprocess.run(["insmod", c_ko if which == "c" else ours_ko], check=True)
