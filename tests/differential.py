@@ -6,16 +6,22 @@ tests/lib.sh setup_pair made the namespaces.
 
   differential.py <our ko> <C ko> [scenario ...]
 """
+import subprocess
 import sys
 
-from plugctl import (BUFFER, LIMIT, RELEASE_INDEFINITE, RELEASE_ONE, Rtnl, Traffic, load,
-                     qopt, settle)
+from plugctl import (BUFFER, LIMIT, RELEASE_INDEFINITE, RELEASE_ONE, TC_H_ROOT, Rtnl, Traffic,
+                     in_netns, load, qopt, settle)
 
 BIG = 1_000_000
 # Each scenario is a list of steps:
 #   ("add" | "change" | "replace", action, limit) or ("add", None): a qdisc request
 #   ("raw", verb, bytes): a request with arbitrary TCA_OPTIONS
 #   ("send", n): n tagged datagrams; ("down",) / ("up",): the plugged device
+#   ("tc", args...): a tc command in netns snd (a parent qdisc, say)
+#   ("leaf", parent): from now on the plug is the child at `parent`
+TBF = ("tc", "qdisc", "add", "dev", "v0", "root", "handle", "1:", "tbf", "rate", "10gbit",
+       "burst", "1mb", "latency", "1s")
+PRIO = ("tc", "qdisc", "add", "dev", "v0", "root", "handle", "1:", "prio")
 SCENARIOS = {
     "epochs": [("add", BUFFER, BIG), ("send", 3), ("change", BUFFER, 0), ("send", 2),
                ("change", RELEASE_ONE, 0), ("change", BUFFER, 0), ("change", RELEASE_ONE, 0),
@@ -51,6 +57,16 @@ SCENARIOS = {
                        ("change", RELEASE_ONE, 0)],
     "short-create": [("raw", "add", b"\0\0\0\0"), ("add", None), ("send", 1),
                      ("change", RELEASE_INDEFINITE, 0)],
+    # tbf peeks at its child before dequeuing it: a peek spends a release
+    # credit (qdisc_peek_dequeued), in C as in ours.
+    "leaf-under-tbf": [TBF, ("leaf", 0x10001), ("add", LIMIT, BIG), ("send", 4),
+                       ("change", BUFFER, 0), ("send", 2), ("change", RELEASE_ONE, 0),
+                       ("change", BUFFER, 0), ("change", RELEASE_ONE, 0),
+                       ("change", RELEASE_INDEFINITE, 0), ("send", 2)],
+    # prio's band 1:2 takes best-effort traffic.
+    "leaf-under-prio": [PRIO, ("leaf", 0x10002), ("add", LIMIT, BIG), ("send", 3),
+                        ("change", BUFFER, 0), ("send", 1), ("change", RELEASE_ONE, 0),
+                        ("down",), ("up",), ("change", BUFFER, 0), ("change", RELEASE_ONE, 0)],
 }
 
 
@@ -62,20 +78,26 @@ def run(name, steps):
     traffic = Traffic()
     transcript = []
     seen = 0
+    parent = TC_H_ROOT
     for i, step in enumerate(steps):
         verb = step[0]
         err = ""
         if verb in ("add", "change", "replace"):
             opts = None if step[1] is None else qopt(step[1], step[2])
-            err, _ = rtnl.qdisc(verb, v0, opts)
+            handle = 0x20000 if verb == "add" and parent != TC_H_ROOT else 0
+            err, _ = rtnl.qdisc(verb, v0, opts, handle=handle, parent=parent)
         elif verb == "raw":
             v = "add" if step[1] == "add-dup" else step[1]
-            err, _ = rtnl.qdisc(v, v0, step[2])
+            err, _ = rtnl.qdisc(v, v0, step[2], parent=parent)
+        elif verb == "tc":
+            err = in_netns("snd", lambda: subprocess.run(["/sbin/tc", *step[1:]])).returncode
+        elif verb == "leaf":
+            parent = step[1]
         elif verb == "send":
             traffic.send(f"s{i}", step[1])
         elif verb in ("down", "up"):
             err, _ = rtnl.link_up(v0, verb == "up")
-        st = settle(rtnl, v0, traffic) or {}
+        st = settle(rtnl, v0, traffic, parent=parent) or {}
         rx = traffic.received[seen:]
         seen = len(traffic.received)
         transcript.append(f"{step!r} err={err} sent={st.get('sent')} drops={st.get('drops')} "

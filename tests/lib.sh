@@ -36,6 +36,17 @@ ktap_done() { [ "$KTAP_FAILED" = 0 ]; exit $?; }
 unload_plug() { rmmod sch_plug 2>/dev/null || true; }
 load_ours() { unload_plug; insmod "$SCH_PLUG_KO"; }
 load_c() { unload_plug; insmod "$C_PLUG_KO"; }
+# loaded_plug: "ours", "c" or "none". Ours is the out-of-tree one (taint O).
+loaded_plug() {
+	local line
+	while read -r line; do
+		case $line in
+		"sch_plug "*"(O)"*) echo ours; return ;;
+		"sch_plug "*) echo c; return ;;
+		esac
+	done </proc/modules
+	echo none
+}
 
 # --- topology --------------------------------------------------------------
 # Two namespaces joined by a veth: snd (v0, 10.0.0.1) -> rcv (v1, 10.0.0.2).

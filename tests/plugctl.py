@@ -163,9 +163,11 @@ class Traffic:
     The receiver is a packet socket on v1, so every frame the plug lets out
     is seen, not only our datagrams: a UDP datagram to port 5000 is recorded
     as its payload, anything else as "other <ethertype> <IP protocol>".
+    With capture="udp" it is the UDP socket instead, for topologies where
+    packets cross v1 before the plug (ingress redirection to an ifb).
     """
 
-    def __init__(self, port=5000, ifname="v1"):
+    def __init__(self, port=5000, ifname="v1", capture="packet"):
         def tx():
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 1 << 26)
@@ -174,7 +176,9 @@ class Traffic:
         def sink():
             # Bound, so that the datagrams cause no ICMP port unreachable.
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
             s.bind(("0.0.0.0", port))
+            s.setblocking(False)
             return s
 
         def rx():
@@ -188,6 +192,7 @@ class Traffic:
         self.sink = in_netns("rcv", sink)
         self.rx = in_netns("rcv", rx)
         self.port = port
+        self.capture = capture
         self.received = []
 
     def send(self, tag, count, first=0):
@@ -195,6 +200,13 @@ class Traffic:
             self.tx.sendto(f"{tag} {seq}".encode(), ("10.0.0.2", self.port))
 
     def drain(self):
+        if self.capture == "udp":
+            while select.select([self.sink], [], [], 0)[0]:
+                try:
+                    self.received.append(self.sink.recv(65536).decode(errors="replace"))
+                except BlockingIOError:
+                    break
+            return self.received
         while select.select([self.rx], [], [], 0)[0]:
             try:
                 frame, addr = self.rx.recvfrom(65536)
@@ -221,13 +233,13 @@ class Traffic:
             s.close()
 
 
-def settle(rtnl, ifindex, traffic, polls=4, interval=0.05, limit=400):
+def settle(rtnl, ifindex, traffic, polls=4, interval=0.05, limit=400, parent=TC_H_ROOT):
     """Wait until the plug and the receiver are quiet: every packet the qdisc
     sent has arrived, and nothing changed for `polls` polls in a row. Bounded;
     the caller asserts on what it sees, never on how long it took."""
     last, quiet = None, 0
     for _ in range(limit):
-        st = rtnl.stats(ifindex)
+        st = rtnl.stats(ifindex, parent)
         rx = len(traffic.drain())
         now = (st and st["sent"], st and st["qlen"], rx)
         if now == last and st and st["sent"] <= rx:
@@ -238,7 +250,7 @@ def settle(rtnl, ifindex, traffic, polls=4, interval=0.05, limit=400):
             quiet = 0
         last = now
         time.sleep(interval)
-    return rtnl.stats(ifindex)
+    return rtnl.stats(ifindex, parent)
 
 
 def load(which, ours_ko, c_ko):

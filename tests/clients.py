@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Every client drives our plug unchanged: iproute2 tc, libnl's nl-qdisc-add,
+pyroute2. Each command's effect is checked with real packets and the plug's
+counters, not by its exit status alone. Prints KTAP. Runs inside the guest
+with our module loaded and tests/lib.sh setup_pair's namespaces.
+"""
+import subprocess
+import sys
+
+from plugctl import Rtnl, Traffic, in_netns, settle
+
+results = []
+
+
+def check(desc, expected, actual):
+    results.append((expected == actual, desc, expected, actual))
+
+
+def sh(*argv):
+    """Run a client inside netns snd; return (exit status, stderr)."""
+    p = in_netns("snd", lambda: subprocess.run(argv, capture_output=True, text=True))
+    return p.returncode, p.stderr.strip()
+
+
+rtnl = Rtnl("snd")
+v0 = rtnl.ifindex("v0")
+traffic = Traffic()
+tag = iter(range(1000))
+
+
+def send(n):
+    traffic.send(f"p{next(tag)}", n)
+
+
+def state():
+    """(held packets, dropped, received so far, kind)"""
+    st = settle(rtnl, v0, traffic) or {}
+    return st.get("qlen"), st.get("drops"), len(traffic.received), st.get("kind")
+
+
+def fresh():
+    rtnl.qdisc("del", v0)
+    settle(rtnl, v0, traffic)
+    return len(traffic.received)
+
+
+TC = "/sbin/tc"
+# --- iproute2 tc ---------------------------------------------------------
+base = fresh()
+check("tc add (bare): exit 0", (0, ""), sh(TC, "qdisc", "add", "dev", "v0", "root", "plug"))
+send(2)
+check("tc add (bare): plug buffers with the default limit", (2, 0, base, "plug"), state())
+sh(TC, "qdisc", "change", "dev", "v0", "root", "plug", "block")
+check("tc change block: exit 0 and epoch closed, nothing leaves", (2, 0, base, "plug"), state())
+check("tc change release: exit 0", (0, ""), sh(TC, "qdisc", "change", "dev", "v0", "root", "plug", "release"))
+check("tc change release: the closed epoch leaves", (0, 0, base + 2, "plug"), state())
+sh(TC, "qdisc", "change", "dev", "v0", "root", "plug", "release_indefinite")
+send(3)
+check("tc change release_indefinite: pass-through", (0, 0, base + 5, "plug"), state())
+sh(TC, "qdisc", "change", "dev", "v0", "root", "plug", "block")
+check("tc change limit 100: exit 0", (0, ""), sh(TC, "qdisc", "change", "dev", "v0", "root", "plug", "limit", "100"))
+send(3)  # 45-byte frames: two fit in 100 bytes
+check("tc change limit 100: two held, one dropped", (2, 1, base + 5, "plug"), state())
+check("tc replace (same kind) release_indefinite: exit 0", (0, ""),
+      sh(TC, "qdisc", "replace", "dev", "v0", "root", "plug", "release_indefinite"))
+check("tc replace goes through change: held packets leave", (0, 1, base + 7, "plug"), state())
+check("tc qdisc del: exit 0", (0, ""), sh(TC, "qdisc", "del", "dev", "v0", "root"))
+check("tc qdisc del: plug gone", True, (rtnl.stats(v0) or {}).get("kind") != "plug")
+
+base = fresh()
+check("tc add limit 100: exit 0", (0, ""), sh(TC, "qdisc", "add", "dev", "v0", "root", "plug", "limit", "100"))
+send(3)
+check("tc add limit 100: limit applied, plug buffers", (2, 1, base, "plug"), state())
+for kw in ("block", "release", "release_indefinite"):
+    base = fresh()
+    check(f"tc add {kw}: exit 0", (0, ""), sh(TC, "qdisc", "add", "dev", "v0", "root", "plug", kw))
+    send(1)
+    # 6.12 semantics (defect D1): a create's action is ignored and its
+    # limit field, 0 here, taken: every packet is dropped.
+    check(f"tc add {kw}: 6.12 semantics, limit 0 drops", (0, 1, base, "plug"), state())
+
+# --- libnl nl-qdisc-add --------------------------------------------------
+NL = "/usr/bin/nl-qdisc-add"
+base = fresh()
+check("nl-qdisc-add plug --limit: exit 0", (0, ""),
+      sh(NL, "--dev=v0", "--parent=root", "--id=1:", "plug", "--limit=100000"))
+send(2)
+check("nl-qdisc-add create: buffers, limit applied", (2, 0, base, "plug"), state())
+for flag, want in (("--buffer", (2, 0, base)), ("--release-one", (0, 0, base + 2))):
+    check(f"nl-qdisc-add --update plug {flag}: exit 0", (0, ""),
+          sh(NL, "--dev=v0", "--parent=root", "--id=1:", "--update", "plug", flag))
+    check(f"nl-qdisc-add --update plug {flag}: effect", want, state()[:3])
+check("nl-qdisc-add --update plug --release-indefinite: exit 0", (0, ""),
+      sh(NL, "--dev=v0", "--parent=root", "--id=1:", "--update", "plug", "--release-indefinite"))
+send(2)
+check("nl-qdisc-add --release-indefinite: pass-through", (0, 0, base + 4), state()[:3])
+sh(NL, "--dev=v0", "--parent=root", "--id=1:", "--update", "plug", "--buffer")
+check("nl-qdisc-add --update plug --limit=100: exit 0", (0, ""),
+      sh(NL, "--dev=v0", "--parent=root", "--id=1:", "--update", "plug", "--limit=100"))
+send(3)
+check("nl-qdisc-add --limit=100: two held, one dropped", (2, 1, base + 4), state()[:3])
+
+# --- pyroute2 ------------------------------------------------------------
+base = fresh()
+from pyroute2 import IPRoute  # noqa: E402 (slow import: only now)
+
+ipr = in_netns("snd", IPRoute)
+ipr.tc("add", "plug", index=v0, handle=0x10000, limit=100000)
+send(2)
+check("pyroute2 add limit=100000: buffers", (2, 0, base, "plug"), state())
+for action, want in (("TCQ_PLUG_BUFFER", (2, 0, base)), ("TCQ_PLUG_RELEASE_ONE", (0, 0, base + 2))):
+    ipr.tc("change", "plug", index=v0, handle=0x10000, action=action)
+    check(f"pyroute2 change {action}", want, state()[:3])
+ipr.tc("change", "plug", index=v0, handle=0x10000, action="TCQ_PLUG_RELEASE_INDEFINITE")
+send(2)
+check("pyroute2 change TCQ_PLUG_RELEASE_INDEFINITE: pass-through", (0, 0, base + 4), state()[:3])
+ipr.tc("change", "plug", index=v0, handle=0x10000, action="TCQ_PLUG_BUFFER")
+ipr.tc("change", "plug", index=v0, handle=0x10000, action="TCQ_PLUG_LIMIT", limit=100)
+send(3)
+check("pyroute2 change TCQ_PLUG_LIMIT limit=100: two held, one dropped", (2, 1, base + 4), state()[:3])
+ipr.tc("del", index=v0, handle=0x10000, root=True)
+check("pyroute2 del: plug gone", True, (rtnl.stats(v0) or {}).get("kind") != "plug")
+ipr.close()
+
+print("KTAP version 1")
+print(f"1..{len(results)}")
+for i, (good, desc, exp, act) in enumerate(results, 1):
+    print(f"{'ok' if good else 'not ok'} {i} {desc}")
+    if not good:
+        print(f"# expected {exp!r}, got {act!r}")
+sys.exit(0 if all(r[0] for r in results) else 1)
