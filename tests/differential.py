@@ -75,6 +75,7 @@ def run(name, steps):
     rtnl = Rtnl("snd")
     v0 = rtnl.ifindex("v0")
     rtnl.qdisc("del", v0)  # from an earlier scenario, if any
+    rtnl.neigh(v0, "10.0.0.2", "02:00:00:00:00:02")
     traffic = Traffic()
     transcript = []
     seen = 0
@@ -97,6 +98,8 @@ def run(name, steps):
             traffic.send(f"s{i}", step[1])
         elif verb in ("down", "up"):
             err, _ = rtnl.link_up(v0, verb == "up")
+            if verb == "up":  # down flushed the static neighbour
+                rtnl.neigh(v0, "10.0.0.2", "02:00:00:00:00:02")
         st = settle(rtnl, v0, traffic, parent=parent) or {}
         rx = traffic.received[seen:]
         seen = len(traffic.received)

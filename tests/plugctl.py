@@ -22,7 +22,8 @@ NETLINK_ROUTE = 0
 NETLINK_EXT_ACK = 11
 SOL_NETLINK = 270
 SO_SNDBUFFORCE = 32
-RTM_NEWLINK, RTM_NEWQDISC, RTM_DELQDISC, RTM_GETQDISC = 16, 36, 37, 38
+RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWQDISC, RTM_DELQDISC, RTM_GETQDISC = 16, 28, 36, 37, 38
+NUD_PERMANENT = 0x80
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
 NLM_F_ROOT, NLM_F_MATCH = 0x100, 0x200
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
@@ -121,6 +122,13 @@ class Rtnl:
     def link_up(self, ifindex, up):
         body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, IFF_UP if up else 0, IFF_UP)
         return self.request(RTM_NEWLINK, 0, body)
+
+    def neigh(self, ifindex, ip, mac):
+        """A permanent neighbour entry (ip neigh replace ... nud permanent):
+        no ARP request waits behind a plug. Link down flushes it."""
+        body = struct.pack("=BxxxiHBB", socket.AF_INET, ifindex, NUD_PERMANENT, 0, 0)
+        body += _attr(1, socket.inet_aton(ip)) + _attr(2, bytes.fromhex(mac.replace(":", "")))
+        return self.request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, body)
 
     def stats(self, ifindex, parent=TC_H_ROOT):
         """The qdisc's generic counters: dict sent, bytes, drops, qlen, backlog, kind."""
