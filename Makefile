@@ -6,6 +6,7 @@
 #                   debug kernel into the cache the first time)
 #   make run        boot a guest, plug a veth, show packets held and released
 #   make check      host tests, module build, lint, the in-guest test suite
+#                   (TESTS="t-remus t-tdc" runs only those guest tests)
 #   make fmt        rustfmt with the kernel's .rustfmt.toml
 #   make lint       rustfmt --check and CLIPPY=1, failing on any warning
 #   make clean
@@ -66,7 +67,7 @@ run: module
 	@$(SCRIPTS)/run-demo.sh $(FLAVOUR)
 
 check: $(PREPARE)
-	@$(SCRIPTS)/check.sh $(FLAVOUR)
+	@$(SCRIPTS)/check.sh $(FLAVOUR) $(TESTS)
 
 clean:
 	-+[ -d "$(KDIR)" ] && $(KMAKE) clean

@@ -48,7 +48,11 @@ impl Discipline for Plug {
             None => sch.dev_tx_queue_len().saturating_mul(sch.dev_psched_mtu()),
             // As in 6.12, a create takes the limit of its options and ignores
             // their action.
-            Some(payload) => Options::parse(payload).map_err(|e| reject(extack, e))?.limit,
+            Some(payload) => {
+                Options::parse(payload)
+                    .map_err(|e| reject(extack, e))?
+                    .limit
+            }
         };
         Ok(Plug(PlugState::new(limit)))
     }

@@ -105,9 +105,7 @@ impl<T: Discipline> Adapter<T> {
         let sch = unsafe { Qdisc::<T>::from_raw(sch) };
         // SAFETY: As in `enqueue_callback`.
         let state = unsafe { (*sch.private()).state.assume_init_mut() };
-        state
-            .dequeue(sch)
-            .map_or(ptr::null_mut(), SkBuff::into_raw)
+        state.dequeue(sch).map_or(ptr::null_mut(), SkBuff::into_raw)
     }
 
     /// # Safety
