@@ -55,10 +55,12 @@ chmod +x "$inner"
 
 PATH=$VENV/bin:$PATH
 set +e
+# QEMU opens the guest's stdout and stderr as files on /proc/self/fd/{1,2},
+# truncating a log file they are redirected to: hand it pipes.
 timeout --kill-after=15 "$timeout_s" \
 	vng --run "$kdir/arch/x86/boot/bzImage" --disable-kvm --force-9p --disable-microvm \
 	--memory "$memory" --cpus 2 --append root=/dev/root --rwdir "$out" \
-	--exec "$inner" </dev/null
+	--exec "$inner" </dev/null > >(cat) 2> >(cat >&2)
 vng_rc=$?
 set -e
 
