@@ -2,19 +2,24 @@
 
 //! The plug's state machine: epochs, release credits and the byte limit.
 //!
-//! A plug buffers the packets of the current epoch. A `BUFFER` command closes
-//! the epoch, a `RELEASE_ONE` command turns the packets of the last closed
-//! epoch into release credits, one per packet the dequeue side may let go,
-//! and `RELEASE_INDEFINITE` turns the plug into a pass-through FIFO until the
+//! A plug buffers the packets of the current epoch. `BUFFER` closes the
+//! epoch; `RELEASE_ONE` acknowledges the oldest closed epoch, whose packets
+//! become release credits, one per packet the dequeue side may let go;
+//! `RELEASE_INDEFINITE` turns the plug into a pass-through FIFO until the
 //! next `BUFFER`.
 //!
 //! This file knows nothing of the kernel: it decides, the caller moves the
-//! packets. That keeps the rules that make output commit hold (or not) in one
-//! place, readable on their own and testable on the host.
+//! packets. That keeps the rules that make output commit hold in one place,
+//! readable on their own and tested on the host (`tests/host`) against a
+//! model in which every packet carries its epoch.
 //!
-//! The rules here are those of Linux 6.12's `net/sched/sch_plug.c`,
-//! including its defects (REFERENCE.md section 3); the fixed engine replaces
-//! them behind a switch.
+//! Two rule sets live here, chosen per plug when it is created:
+//!
+//! - the default, which keeps output commit in every case: a packet leaves
+//!   only after the epoch it was sent in is acknowledged, in FIFO order;
+//! - [`Rules::C`], the exact behaviour of Linux 6.12's `net/sched/sch_plug.c`
+//!   with its defects D1-D4 (REFERENCE.md section 3), for users who depend on
+//!   it and for the differential test against the C module.
 
 #![deny(unsafe_code)]
 
@@ -24,12 +29,22 @@ const TCQ_PLUG_RELEASE_ONE: i32 = 1;
 const TCQ_PLUG_RELEASE_INDEFINITE: i32 = 2;
 const TCQ_PLUG_LIMIT: i32 = 3;
 
+/// How many closed, unacknowledged epochs a plug tracks one by one.
+///
+/// Checkpointing pipelines keep one or two checkpoints in flight; 64 leaves
+/// room for deep pipelines and costs 512 bytes per plug, in the qdisc's
+/// private area (no allocation). Past the bound, a newly closed epoch is
+/// merged into the newest tracked one, which then needs one more
+/// acknowledgement: its packets leave at the later acknowledgement, never
+/// before their own.
+pub const MAX_CLOSED_EPOCHS: usize = 64;
+
 /// A control command, decoded from the `action` of a `tc_plug_qopt`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Close the current epoch and buffer what follows.
     Buffer,
-    /// Release the packets of the last closed epoch.
+    /// Acknowledge the oldest closed epoch: its packets may leave.
     ReleaseOne,
     /// Release everything and pass packets through until the next `Buffer`.
     ReleaseIndefinite,
@@ -79,6 +94,32 @@ impl Options {
             _ => Err(OptError::UnknownAction),
         }
     }
+
+    /// Encodes the options back into a `struct tc_plug_qopt` payload.
+    pub fn to_bytes(self) -> [u8; 8] {
+        let mut out = [0; 8];
+        out[..4].copy_from_slice(&self.action.to_ne_bytes());
+        out[4..].copy_from_slice(&self.limit.to_ne_bytes());
+        out
+    }
+
+    /// What `dump` reports: a `LIMIT` message that, replayed with
+    /// `tc qdisc change`, restores the limit.
+    pub fn replay_limit(limit: u32) -> Self {
+        Self {
+            action: TCQ_PLUG_LIMIT,
+            limit,
+        }
+    }
+}
+
+/// Which rules a plug follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// Output commit holds in every case (the default).
+    Commit,
+    /// Linux 6.12's C module, defects included (module parameter `c_quirks`).
+    C,
 }
 
 /// What the caller must do after a command.
@@ -91,34 +132,166 @@ pub enum Wake {
     Queue,
 }
 
+/// A closed epoch waiting for its acknowledgement(s).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ClosedEpoch {
+    /// Packets of the epoch (of several, once merged at the bound).
+    packets: u32,
+    /// `RELEASE_ONE`s still needed before the packets may leave.
+    acks: u32,
+}
+
+/// The closed epochs, oldest first, in a fixed ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ClosedEpochs {
+    ring: [ClosedEpoch; MAX_CLOSED_EPOCHS],
+    head: usize,
+    len: usize,
+}
+
+impl ClosedEpochs {
+    const fn new() -> Self {
+        Self {
+            ring: [ClosedEpoch {
+                packets: 0,
+                acks: 0,
+            }; MAX_CLOSED_EPOCHS],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
+    /// Closes an epoch of `packets`; at the bound, merges it into the newest.
+    fn push(&mut self, packets: u32) {
+        if self.len == MAX_CLOSED_EPOCHS {
+            let newest = &mut self.ring[(self.head + self.len - 1) % MAX_CLOSED_EPOCHS];
+            newest.packets = newest.packets.saturating_add(packets);
+            newest.acks += 1;
+        } else {
+            self.ring[(self.head + self.len) % MAX_CLOSED_EPOCHS] = ClosedEpoch { packets, acks: 1 };
+            self.len += 1;
+        }
+    }
+
+    /// One acknowledgement: the packets of the oldest epoch if it needed no
+    /// other, else 0.
+    fn ack(&mut self) -> u32 {
+        if self.len == 0 {
+            return 0;
+        }
+        let oldest = &mut self.ring[self.head];
+        oldest.acks -= 1;
+        if oldest.acks > 0 {
+            return 0;
+        }
+        let packets = oldest.packets;
+        self.head = (self.head + 1) % MAX_CLOSED_EPOCHS;
+        self.len -= 1;
+        packets
+    }
+
+    /// The packets are gone (purged): the epochs stay, each still waiting
+    /// for its acknowledgement, so that later acknowledgements keep pairing
+    /// with the checkpoints they were sent for.
+    fn forget_packets(&mut self) {
+        for i in 0..self.len {
+            self.ring[(self.head + i) % MAX_CLOSED_EPOCHS].packets = 0;
+        }
+    }
+
+    fn packets(&self) -> u32 {
+        (0..self.len).fold(0u32, |sum, i| {
+            sum.saturating_add(self.ring[(self.head + i) % MAX_CLOSED_EPOCHS].packets)
+        })
+    }
+}
+
+/// Counters a plug reports (`tc -s`'s extended stats, see [`PlugState::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Byte limit.
+    pub limit: u32,
+    /// 1 in pass-through mode, 0 while buffering.
+    pub pass_through: u32,
+    /// Packets of the open epoch.
+    pub current_epoch: u32,
+    /// Closed epochs waiting for their acknowledgement.
+    pub closed_epochs: u32,
+    /// Packets of those epochs.
+    pub closed_packets: u32,
+    /// Packets at the head of the queue that may leave now.
+    pub release_credits: u32,
+    /// 1 if the plug follows the 6.12 C rules (`c_quirks`).
+    pub c_quirks: u32,
+}
+
 /// The state of one plug.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlugState {
+    rules: Rules,
     /// Byte limit on the backlog.
     limit: u32,
     /// Packets enqueued in the open epoch.
     current_epoch: u32,
-    /// Packets of the last closed epoch, waiting for `RELEASE_ONE`.
-    last_epoch: u32,
+    /// Closed epochs, oldest first. The C rules keep one, overwritten by
+    /// every `BUFFER` (defect D3).
+    closed: ClosedEpochs,
     /// Release credits: packets at the head of the queue that may leave.
     release_credits: u32,
     /// Pass-through mode (`RELEASE_INDEFINITE`).
     pass_through: bool,
-    /// Dequeue is blocked until the next release.
+    /// C rules only: dequeue is blocked until the next release.
     throttled: bool,
 }
 
 impl PlugState {
-    /// A new plug: buffering, throttled, nothing counted.
-    pub const fn new(limit: u32) -> Self {
+    /// A new plug: buffering, nothing counted.
+    pub const fn new(rules: Rules, limit: u32) -> Self {
         Self {
+            rules,
             limit,
             current_epoch: 0,
-            last_epoch: 0,
+            closed: ClosedEpochs::new(),
             release_credits: 0,
             pass_through: false,
             throttled: true,
         }
+    }
+
+    /// A new plug created with options (`tc qdisc add … plug <options>`).
+    ///
+    /// The C rules take the limit field as the limit and ignore the action
+    /// (defect D1: `tc … plug block`, and libnl's and pyroute2's bare
+    /// creates, send limit 0 and get a plug that drops everything). The
+    /// default rules honour an explicit `LIMIT` (even 0), otherwise take a
+    /// non-zero limit field or keep `default_limit`, then apply the action.
+    pub fn with_options(rules: Rules, opt: Options, default_limit: u32) -> Result<Self, OptError> {
+        if rules == Rules::C {
+            return Ok(Self::new(rules, opt.limit));
+        }
+        let command = opt.command()?;
+        let limit = match command {
+            Command::Limit(limit) => limit,
+            _ if opt.limit != 0 => opt.limit,
+            _ => default_limit,
+        };
+        let mut plug = Self::new(rules, limit);
+        // A new plug already buffers and has nothing closed: only
+        // pass-through changes anything.
+        if command == Command::ReleaseIndefinite {
+            let _ = plug.apply(command, 0);
+        }
+        Ok(plug)
+    }
+
+    /// The byte limit on the backlog.
+    pub const fn limit(&self) -> u32 {
+        self.limit
     }
 
     /// Whether a packet of `len` bytes may join a queue holding `backlog`
@@ -137,29 +310,49 @@ impl PlugState {
     }
 
     /// Whether the head of the queue may leave now; in buffering mode this
-    /// spends one release credit. Called once per dequeue attempt, before the
-    /// queue is looked at, as the C module does (so an attempt on an empty
-    /// queue spends a credit too).
-    pub fn take_credit(&mut self) -> bool {
-        if self.throttled {
-            return false;
+    /// spends one release credit.
+    ///
+    /// The C rules are asked before the queue is looked at and spend a
+    /// credit even on an empty queue; the default rules spend none then.
+    pub fn take_credit(&mut self, queue_empty: bool) -> bool {
+        match self.rules {
+            Rules::C => {
+                if self.throttled {
+                    return false;
+                }
+                if self.pass_through {
+                    return true;
+                }
+                if self.release_credits == 0 {
+                    self.throttled = true;
+                    return false;
+                }
+                self.release_credits -= 1;
+                true
+            }
+            Rules::Commit => {
+                if queue_empty {
+                    return false;
+                }
+                if self.pass_through {
+                    return true;
+                }
+                if self.release_credits == 0 {
+                    return false;
+                }
+                self.release_credits -= 1;
+                true
+            }
         }
-        if self.pass_through {
-            return true;
-        }
-        if self.release_credits == 0 {
-            self.throttled = true;
-            return false;
-        }
-        self.release_credits -= 1;
-        true
     }
 
-    /// Applies a control command.
-    pub fn apply(&mut self, cmd: Command) -> Wake {
-        match cmd {
-            Command::Buffer => {
-                self.last_epoch = self.current_epoch;
+    /// Applies a control command. `queued` is the number of packets in the
+    /// queue that have not been handed out yet.
+    pub fn apply(&mut self, cmd: Command, queued: u32) -> Wake {
+        match (cmd, self.rules) {
+            (Command::Buffer, Rules::C) => {
+                self.closed.clear();
+                self.closed.push(self.current_epoch);
                 self.current_epoch = 0;
                 if self.pass_through {
                     self.throttled = true;
@@ -167,21 +360,47 @@ impl PlugState {
                 self.pass_through = false;
                 Wake::No
             }
-            Command::ReleaseOne => {
-                self.release_credits = self.release_credits.saturating_add(self.last_epoch);
-                self.last_epoch = 0;
+            (Command::Buffer, Rules::Commit) => {
+                if self.pass_through {
+                    // What is still queued was sent in pass-through mode,
+                    // which committed it: let it go (the C rules strand it,
+                    // defect D4). The epoch closed here is empty, as in C,
+                    // so acknowledgements keep pairing with checkpoints.
+                    self.pass_through = false;
+                    self.release_credits = queued;
+                }
+                self.closed.push(self.current_epoch);
+                self.current_epoch = 0;
+                if self.release_credits > 0 {
+                    Wake::Queue
+                } else {
+                    Wake::No
+                }
+            }
+            (Command::ReleaseOne, Rules::C) => {
+                let last = self.closed.ack();
+                self.release_credits = self.release_credits.saturating_add(last);
                 self.throttled = false;
                 Wake::Queue
             }
-            Command::ReleaseIndefinite => {
+            (Command::ReleaseOne, Rules::Commit) => {
+                let acked = self.closed.ack();
+                self.release_credits = self.release_credits.saturating_add(acked);
+                if acked > 0 {
+                    Wake::Queue
+                } else {
+                    Wake::No
+                }
+            }
+            (Command::ReleaseIndefinite, _) => {
                 self.pass_through = true;
                 self.release_credits = 0;
-                self.last_epoch = 0;
+                self.closed.clear();
                 self.current_epoch = 0;
                 self.throttled = false;
                 Wake::Queue
             }
-            Command::Limit(limit) => {
+            (Command::Limit(limit), _) => {
                 // Lowering the limit below the backlog trims nothing: it
                 // only refuses new packets until the backlog drains.
                 self.limit = limit;
@@ -190,8 +409,30 @@ impl PlugState {
         }
     }
 
-    /// The queue was purged (device down, carrier loss, `tc` reset).
+    /// The queue was purged (device down, carrier loss, graft).
     pub fn reset(&mut self) {
-        // The 6.12 C module keeps the epoch counters here (defect D2).
+        // The C rules keep the epoch counters, which then release packets
+        // of epochs that were never acknowledged (defect D2). The default
+        // rules empty the epochs but keep them: forgetting the epochs would
+        // make the next acknowledgement release a later epoch.
+        if self.rules == Rules::Commit {
+            self.current_epoch = 0;
+            self.closed.forget_packets();
+            self.release_credits = 0;
+        }
+    }
+
+    /// The plug's counters, for the extended stats.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            limit: self.limit,
+            pass_through: u32::from(self.pass_through),
+            current_epoch: self.current_epoch,
+            // Cannot truncate: at most `MAX_CLOSED_EPOCHS`.
+            closed_epochs: self.closed.len as u32,
+            closed_packets: self.closed.packets(),
+            release_credits: self.release_credits,
+            c_quirks: u32::from(self.rules == Rules::C),
+        }
     }
 }

@@ -15,12 +15,14 @@
 //! - `TCQ_PLUG_LIMIT` sets the queue's byte limit.
 //!
 //! A Rust port of `net/sched/sch_plug.c`. The epoch rules are in
-//! `epoch.rs`; this file connects them to the qdisc's queue.
+//! `epoch.rs`; this file connects them to the qdisc's queue. Unlike the C
+//! module, output commit holds in every case; the module parameter
+//! `c_quirks` restores the 6.12 behaviour for new plugs.
 
 #![deny(unsafe_code)]
 
-use crate::epoch::{OptError, Options, PlugState, Wake};
-use crate::qdisc::{Discipline, ExtAck, NetXmit, Qdisc, SkBuff, ToFree};
+use crate::epoch::{OptError, Options, PlugState, Rules, Wake};
+use crate::qdisc::{params, Discipline, Dump, ExtAck, NetXmit, Qdisc, SkBuff, StatsDump, ToFree};
 use kernel::{c_str, prelude::*};
 
 /// One plug qdisc.
@@ -42,19 +44,21 @@ impl Discipline for Plug {
     const KIND: &'static CStr = c_str!("plug");
 
     fn init(sch: &Qdisc<Self>, options: Option<&[u8]>, extack: &mut ExtAck) -> Result<Self> {
-        let limit = match options {
-            // A device's worth of full-size packets. Saturating where the C
-            // product wraps (a wrapped limit would drop nearly everything).
-            None => sch.dev_tx_queue_len().saturating_mul(sch.dev_psched_mtu()),
-            // As in 6.12, a create takes the limit of its options and ignores
-            // their action.
-            Some(payload) => {
-                Options::parse(payload)
-                    .map_err(|e| reject(extack, e))?
-                    .limit
-            }
+        let rules = if params::c_quirks() {
+            Rules::C
+        } else {
+            Rules::Commit
         };
-        Ok(Plug(PlugState::new(limit)))
+        // A device's worth of full-size packets. Saturating where the C
+        // product wraps (a wrapped limit would drop nearly everything).
+        let default_limit = sch.dev_tx_queue_len().saturating_mul(sch.dev_psched_mtu());
+        let state = match options {
+            None => PlugState::new(rules, default_limit),
+            Some(payload) => Options::parse(payload)
+                .and_then(|opt| PlugState::with_options(rules, opt, default_limit))
+                .map_err(|e| reject(extack, e))?,
+        };
+        Ok(Plug(state))
     }
 
     fn enqueue(&mut self, sch: &Qdisc<Self>, skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
@@ -66,7 +70,7 @@ impl Discipline for Plug {
     }
 
     fn dequeue(&mut self, sch: &Qdisc<Self>) -> Option<SkBuff> {
-        if !self.0.take_credit() {
+        if !self.0.take_credit(sch.queued() == 0) {
             return None;
         }
         sch.dequeue_head()
@@ -76,7 +80,7 @@ impl Discipline for Plug {
         let command = Options::parse(options)
             .and_then(|opt| opt.command())
             .map_err(|e| reject(extack, e))?;
-        if self.0.apply(command) == Wake::Queue {
+        if self.0.apply(command, sch.queued()) == Wake::Queue {
             sch.schedule();
         }
         Ok(())
@@ -84,5 +88,28 @@ impl Discipline for Plug {
 
     fn reset(&mut self) {
         self.0.reset();
+    }
+
+    fn dump(&self, dump: &mut Dump) -> Result {
+        dump.options(&Options::replay_limit(self.0.limit()).to_bytes())
+    }
+
+    fn dump_stats(&self, dump: &mut StatsDump) -> Result {
+        let st = self.0.stats();
+        // `struct tc_plug_xstats` (README.md): seven native-endian __u32.
+        let fields = [
+            st.limit,
+            st.pass_through,
+            st.current_epoch,
+            st.closed_epochs,
+            st.closed_packets,
+            st.release_credits,
+            st.c_quirks,
+        ];
+        let mut xstats = [0u8; 28];
+        for (out, field) in xstats.chunks_exact_mut(4).zip(fields) {
+            out.copy_from_slice(&field.to_ne_bytes());
+        }
+        dump.app(&xstats)
     }
 }

@@ -12,6 +12,16 @@
 
 #include "helpers.h"
 
+static bool c_quirks;
+module_param(c_quirks, bool, 0644);
+MODULE_PARM_DESC(c_quirks,
+		 "Follow the Linux 6.12 C sch_plug exactly, defects included, in plugs created from now on (default: off, output commit holds)");
+
+bool sch_plug_c_quirks(void)
+{
+	return READ_ONCE(c_quirks);
+}
+
 int sch_plug_qdisc_enqueue_tail(struct sk_buff *skb, struct Qdisc *sch)
 {
 	return qdisc_enqueue_tail(skb, sch);
@@ -67,6 +77,23 @@ void sch_plug_kfree_skb(struct sk_buff *skb)
  * NL_SET_ERR_MSG() wants a string literal; the Rust caller passes a pointer
  * to a static string, so this spells out what the macro does with it.
  */
+/* Packets in the queue not yet handed out: a parent's peek parks one in
+ * gso_skb and counts it in q.qlen (qdisc_peek_dequeued). */
+unsigned int sch_plug_qdisc_queued(struct Qdisc *sch)
+{
+	return sch->q.qlen - skb_queue_len(&sch->gso_skb);
+}
+
+int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data)
+{
+	return nla_put(skb, TCA_OPTIONS, len, data);
+}
+
+int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len)
+{
+	return gnet_stats_copy_app(d, st, len);
+}
+
 void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg)
 {
 	do_trace_netlink_extack(msg);

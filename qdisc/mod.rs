@@ -22,6 +22,12 @@ pub(crate) use skb::{SkBuff, ToFree};
 use core::{marker::PhantomData, mem::MaybeUninit};
 use kernel::{prelude::*, types::Opaque};
 
+// `kernel::error::code` of 6.12 has no `EMSGSIZE`: "message too long", what a
+// full netlink message is.
+fn emsgsize() -> Error {
+    Error::from_errno(-(kernel::bindings::EMSGSIZE as i32))
+}
+
 /// Result of an enqueue, what `NET_XMIT_*` tells the caller of `dev_queue_xmit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -71,6 +77,67 @@ pub(crate) trait Discipline: Sized {
     /// graft). The layer empties the queue itself; this hook is for the
     /// discipline's own state.
     fn reset(&mut self) {}
+
+    /// Reports the configuration in a dump (`->dump`, `tc qdisc show`),
+    /// typically with [`Dump::options`]. Runs under RTNL with the qdisc tree
+    /// lock held. Without it (`HAS_DUMP` false) dumps carry no `TCA_OPTIONS`.
+    fn dump(&self, _dump: &mut Dump) -> Result {
+        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Reports extended statistics (`->dump_stats`, `TCA_XSTATS`,
+    /// `tc -s qdisc show`), with [`StatsDump::app`]. Runs under RTNL with
+    /// the qdisc tree lock held.
+    fn dump_stats(&self, _dump: &mut StatsDump) -> Result {
+        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The netlink message of a qdisc dump being built.
+///
+/// # Invariants
+///
+/// The pointer is the `skb` of the running `->dump` callback.
+pub(crate) struct Dump(*mut bindings::sk_buff);
+
+impl Dump {
+    /// Puts `payload` as the qdisc's `TCA_OPTIONS` attribute (`nla_put`).
+    /// Fails with `EMSGSIZE` when the message is full.
+    pub(crate) fn options(&mut self, payload: &[u8]) -> Result {
+        let len = i32::try_from(payload.len()).map_err(|_| emsgsize())?;
+        // SAFETY: The skb is the message being built (type invariant);
+        // `payload` is valid for `len` bytes and copied by `nla_put`.
+        let ret = unsafe { bindings::sch_plug_nla_put_options(self.0, len, payload.as_ptr().cast()) };
+        if ret < 0 {
+            return Err(emsgsize());
+        }
+        Ok(())
+    }
+}
+
+/// The statistics part of a qdisc dump being built.
+///
+/// # Invariants
+///
+/// The pointer is the `gnet_dump` of the running `->dump_stats` callback.
+pub(crate) struct StatsDump(*mut bindings::gnet_dump);
+
+impl StatsDump {
+    /// Puts `xstats` as the qdisc's extended statistics (`TCA_XSTATS`,
+    /// `gnet_stats_copy_app`).
+    pub(crate) fn app(&mut self, xstats: &[u8]) -> Result {
+        let len = i32::try_from(xstats.len()).map_err(|_| emsgsize())?;
+        // SAFETY: The dump is the running one (type invariant);
+        // `gnet_stats_copy_app` copies `len` bytes from the valid `xstats`
+        // and does not write through the pointer despite its type.
+        let ret = unsafe {
+            bindings::sch_plug_copy_xstats(self.0, xstats.as_ptr().cast_mut().cast(), len)
+        };
+        if ret < 0 {
+            return Err(emsgsize());
+        }
+        Ok(())
+    }
 }
 
 /// What a qdisc's private area holds.
@@ -117,6 +184,14 @@ impl<T: Discipline> Qdisc<T> {
         // SAFETY: The qdisc is valid (type invariant); this only computes the
         // address of its trailing `privdata`, as `qdisc_priv()` does.
         unsafe { core::ptr::addr_of_mut!((*self.as_raw()).privdata).cast() }
+    }
+
+    /// Packets in the queue not yet handed out: `sch->q.qlen` without the
+    /// one a parent's peek may have parked in `gso_skb`.
+    #[inline]
+    pub(crate) fn queued(&self) -> u32 {
+        // SAFETY: The qdisc is valid and locked (type invariant).
+        unsafe { bindings::sch_plug_qdisc_queued(self.as_raw()) }
     }
 
     /// Bytes queued (`sch->qstats.backlog`).
@@ -196,5 +271,19 @@ impl ExtAck {
         // SAFETY: `self.0` is null or valid (constructor); the message is
         // static, as the extack keeps the pointer after we return.
         unsafe { bindings::sch_plug_set_err_msg(self.0, msg.as_char_ptr()) };
+    }
+}
+
+/// Module parameters, declared in C (`bindings/helpers.c`): the `module!`
+/// macro of 6.12 cannot declare them.
+pub(crate) mod params {
+    use super::bindings;
+
+    /// `c_quirks` (`/sys/module/sch_plug/parameters/c_quirks`, also an
+    /// `insmod` argument): new plugs follow the 6.12 C rules.
+    pub(crate) fn c_quirks() -> bool {
+        // SAFETY: Reads a `bool` module parameter with `READ_ONCE`; no
+        // precondition.
+        unsafe { bindings::sch_plug_c_quirks() }
     }
 }

@@ -3,7 +3,7 @@
 //! The C `struct Qdisc_ops` built from a [`Discipline`], its trampolines,
 //! and its registration with the qdisc core.
 
-use super::{bindings, Discipline, ExtAck, Private, Qdisc, SkBuff, ToFree};
+use super::{bindings, Discipline, Dump, ExtAck, Private, Qdisc, SkBuff, StatsDump, ToFree};
 use core::{marker::PhantomData, pin::Pin, ptr};
 use kernel::{
     error::{from_result, to_result},
@@ -159,6 +159,53 @@ impl<T: Discipline> Adapter<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the qdisc core as `->dump` of our ops.
+    unsafe extern "C" fn dump_callback(sch: *mut bindings::Qdisc, skb: *mut bindings::sk_buff) -> c_int {
+        // INVARIANT: `skb` is the message this dump builds.
+        let mut dump = Dump(skb);
+        // SAFETY: `sch` is a live qdisc of our kind, dumped under RTNL.
+        unsafe { Self::with_tree_lock(sch, |state| state.dump(&mut dump)) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the qdisc core as `->dump_stats` of our ops.
+    unsafe extern "C" fn dump_stats_callback(
+        sch: *mut bindings::Qdisc,
+        d: *mut bindings::gnet_dump,
+    ) -> c_int {
+        // INVARIANT: `d` is the dump this callback fills.
+        let mut dump = StatsDump(d);
+        // SAFETY: `sch` is a live qdisc of our kind, dumped under RTNL.
+        unsafe { Self::with_tree_lock(sch, |state| state.dump_stats(&mut dump)) }
+    }
+
+    /// Runs `f` on the state of `sch` with the qdisc tree lock held, and
+    /// turns its result into a C return value. Dumps run under RTNL only,
+    /// like `->change`, while the data path writes the state under the root
+    /// lock.
+    ///
+    /// # Safety
+    ///
+    /// `sch` is a live qdisc of our kind whose init succeeded.
+    unsafe fn with_tree_lock(sch: *mut bindings::Qdisc, f: impl FnOnce(&T) -> Result) -> c_int {
+        // SAFETY: `sch` is live (caller); the lock is released below.
+        unsafe { bindings::sch_plug_sch_tree_lock(sch) };
+        // SAFETY: The tree lock excludes the data path and `->change`.
+        let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
+        // SAFETY: Init succeeded (caller) and the lock excludes writers.
+        let state = unsafe { (*qdisc.private()).state.assume_init_ref() };
+        let ret = from_result(|| {
+            f(state)?;
+            Ok(0)
+        });
+        // SAFETY: Taken above; `qdisc` and `state` are not used past here.
+        unsafe { bindings::sch_plug_sch_tree_unlock(sch) };
+        ret
+    }
+
     /// The ops table for `T`, owned by `module`.
     fn build(module: &'static ThisModule) -> bindings::Qdisc_ops {
         #[allow(clippy::let_unit_value)]
@@ -179,6 +226,16 @@ impl<T: Discipline> Adapter<T> {
             reset: Some(Self::reset_callback),
             change: if T::HAS_CHANGE {
                 Some(Self::change_callback)
+            } else {
+                None
+            },
+            dump: if T::HAS_DUMP {
+                Some(Self::dump_callback)
+            } else {
+                None
+            },
+            dump_stats: if T::HAS_DUMP_STATS {
+                Some(Self::dump_stats_callback)
             } else {
                 None
             },

@@ -1,7 +1,10 @@
-//! Unit tests of the epoch engine against the 6.12 C semantics
-//! (REFERENCE.md section 2).
+//! Unit tests of the epoch engine: option parsing, and the rules on small
+//! hand-written sequences (the C rules of REFERENCE.md section 2, and the
+//! fixes of the default rules).
 
-use plug_epoch_host::epoch::{Command, OptError, Options, PlugState, Wake};
+use plug_epoch_host::epoch::{
+    Command, OptError, Options, PlugState, Rules, Wake, MAX_CLOSED_EPOCHS,
+};
 
 fn qopt(action: i32, limit: u32) -> Vec<u8> {
     let mut v = action.to_ne_bytes().to_vec();
@@ -9,26 +12,39 @@ fn qopt(action: i32, limit: u32) -> Vec<u8> {
     v
 }
 
-/// Enqueue `n` packets of `len` bytes into a queue modelled by its backlog.
-fn enqueue(p: &mut PlugState, backlog: &mut u32, n: u32, len: u32) -> u32 {
-    let mut accepted = 0;
-    for _ in 0..n {
-        if p.admit(*backlog, len) {
-            *backlog += len;
-            accepted += 1;
-        }
-    }
-    accepted
+/// A queue modelled by its packet count and backlog.
+#[derive(Default)]
+struct Queue {
+    packets: u32,
+    backlog: u32,
 }
 
-/// Dequeue attempts until the plug refuses: how many packets may leave.
-fn drain(p: &mut PlugState, queued: &mut u32) -> u32 {
-    let mut out = 0;
-    while *queued > 0 && p.take_credit() {
-        *queued -= 1;
-        out += 1;
+impl Queue {
+    fn enqueue(&mut self, p: &mut PlugState, n: u32, len: u32) -> u32 {
+        let mut accepted = 0;
+        for _ in 0..n {
+            if p.admit(self.backlog, len) {
+                self.backlog += len;
+                self.packets += 1;
+                accepted += 1;
+            }
+        }
+        accepted
     }
-    out
+
+    /// Dequeue attempts until the plug refuses: how many packets leave.
+    fn drain(&mut self, p: &mut PlugState) -> u32 {
+        let mut out = 0;
+        while self.packets > 0 && p.take_credit(false) {
+            self.packets -= 1;
+            out += 1;
+        }
+        out
+    }
+
+    fn cmd(&self, p: &mut PlugState, c: Command) -> Wake {
+        p.apply(c, self.packets)
+    }
 }
 
 #[test]
@@ -41,7 +57,7 @@ fn parse_rejects_short_payload_and_accepts_longer() {
 }
 
 #[test]
-fn parse_maps_every_action() {
+fn parse_maps_every_action_and_round_trips() {
     let cmd = |a| Options::parse(&qopt(a, 77)).unwrap().command();
     assert_eq!(cmd(0), Ok(Command::Buffer));
     assert_eq!(cmd(1), Ok(Command::ReleaseOne));
@@ -49,60 +65,130 @@ fn parse_maps_every_action() {
     assert_eq!(cmd(3), Ok(Command::Limit(77)));
     assert_eq!(cmd(4), Err(OptError::UnknownAction));
     assert_eq!(cmd(-1), Err(OptError::UnknownAction));
+    let dumped = Options::replay_limit(5000).to_bytes();
+    assert_eq!(Options::parse(&dumped).unwrap().command(), Ok(Command::Limit(5000)));
 }
 
 #[test]
 fn new_plug_buffers_until_released() {
-    let mut p = PlugState::new(10_000);
-    let (mut backlog, mut queued) = (0, 0);
-    queued += enqueue(&mut p, &mut backlog, 5, 100);
-    assert_eq!(drain(&mut p, &mut queued), 0);
-    assert_eq!(p.apply(Command::Buffer), Wake::No);
-    assert_eq!(p.apply(Command::ReleaseOne), Wake::Queue);
-    assert_eq!(drain(&mut p, &mut queued), 5);
+    for rules in [Rules::C, Rules::Commit] {
+        let mut p = PlugState::new(rules, 10_000);
+        let mut q = Queue::default();
+        q.enqueue(&mut p, 5, 100);
+        assert_eq!(q.drain(&mut p), 0);
+        assert_eq!(q.cmd(&mut p, Command::Buffer), Wake::No);
+        assert_eq!(q.cmd(&mut p, Command::ReleaseOne), Wake::Queue);
+        assert_eq!(q.drain(&mut p), 5);
+    }
 }
 
 #[test]
 fn limit_is_bytes_and_compared_without_wrapping() {
-    let mut p = PlugState::new(250);
-    let mut backlog = 0;
-    assert_eq!(enqueue(&mut p, &mut backlog, 3, 100), 2);
-    let mut p = PlugState::new(u32::MAX);
+    let mut p = PlugState::new(Rules::Commit, 250);
+    assert_eq!(Queue::default().enqueue(&mut p, 3, 100), 2);
+    let mut p = PlugState::new(Rules::Commit, u32::MAX);
     assert!(!p.admit(u32::MAX, 1));
     assert!(p.admit(u32::MAX - 1, 1));
 }
 
 #[test]
-fn pass_through_releases_everything() {
-    let mut p = PlugState::new(10_000);
-    let (mut backlog, mut queued) = (0, 0);
-    queued += enqueue(&mut p, &mut backlog, 4, 100);
-    assert_eq!(p.apply(Command::ReleaseIndefinite), Wake::Queue);
-    assert_eq!(drain(&mut p, &mut queued), 4);
-    queued += enqueue(&mut p, &mut backlog, 2, 100);
-    assert_eq!(drain(&mut p, &mut queued), 2);
-}
-
-#[test]
-fn c_semantics_two_buffers_overwrite_the_last_epoch() {
-    // Defect D3 of the C module, kept for parity: epoch 1 (3 packets) and
-    // epoch 2 (10 packets) both closed; the release of epoch 1 lets 10 go.
-    let mut p = PlugState::new(1 << 20);
-    let (mut backlog, mut queued) = (0, 0);
-    queued += enqueue(&mut p, &mut backlog, 3, 100);
-    let _ = p.apply(Command::Buffer);
-    queued += enqueue(&mut p, &mut backlog, 10, 100);
-    let _ = p.apply(Command::Buffer);
-    let _ = p.apply(Command::ReleaseOne);
-    assert_eq!(drain(&mut p, &mut queued), 10);
-}
-
-#[test]
 fn limit_change_trims_nothing() {
-    let mut p = PlugState::new(1000);
-    let mut backlog = 0;
-    assert_eq!(enqueue(&mut p, &mut backlog, 5, 100), 5);
-    assert_eq!(p.apply(Command::Limit(100)), Wake::No);
-    assert!(!p.admit(backlog, 1));
-    assert!(p.admit(0, 100));
+    let mut p = PlugState::new(Rules::Commit, 1000);
+    let mut q = Queue::default();
+    assert_eq!(q.enqueue(&mut p, 5, 100), 5);
+    assert_eq!(q.cmd(&mut p, Command::Limit(100)), Wake::No);
+    assert_eq!(p.limit(), 100);
+    assert_eq!(q.packets, 5);
+    assert!(!p.admit(q.backlog, 1));
+}
+
+#[test]
+fn d1_create_with_action_keeps_default_limit_and_applies_action() {
+    let create = |rules, action, limit| {
+        PlugState::with_options(rules, Options { action, limit }, 1500 * 1000).unwrap()
+    };
+    // tc `add plug block`, libnl's and pyroute2's bare creates: limit 0.
+    assert_eq!(create(Rules::C, 0, 0).limit(), 0);
+    assert_eq!(create(Rules::Commit, 0, 0).limit(), 1_500_000);
+    // An explicit limit is honoured: tc `limit N`, pyroute2 `limit=N`.
+    assert_eq!(create(Rules::Commit, 3, 100).limit(), 100);
+    assert_eq!(create(Rules::Commit, 0, 100).limit(), 100);
+    // release_indefinite at create: pass-through from the start.
+    let mut p = create(Rules::Commit, 2, 0);
+    let mut q = Queue::default();
+    q.enqueue(&mut p, 3, 100);
+    assert_eq!(q.drain(&mut p), 3);
+    // Unknown actions are refused by the default rules, ignored by C's.
+    let bad = Options { action: 9, limit: 0 };
+    assert!(PlugState::with_options(Rules::C, bad, 1).is_ok());
+    assert_eq!(
+        PlugState::with_options(Rules::Commit, bad, 1),
+        Err(OptError::UnknownAction)
+    );
+}
+
+#[test]
+fn d2_reset_forgets_the_epochs_of_purged_packets() {
+    for (rules, leaked) in [(Rules::C, 1), (Rules::Commit, 0)] {
+        let mut p = PlugState::new(rules, 1 << 20);
+        let mut q = Queue::default();
+        q.enqueue(&mut p, 3, 100);
+        let _ = q.cmd(&mut p, Command::Buffer);
+        q.enqueue(&mut p, 2, 100);
+        // Device down: the queue is purged.
+        q = Queue::default();
+        p.reset();
+        // One packet of a new, uncommitted epoch; then the ack of the old one.
+        q.enqueue(&mut p, 1, 100);
+        let _ = q.cmd(&mut p, Command::ReleaseOne);
+        assert_eq!(q.drain(&mut p), leaked, "{rules:?}");
+    }
+}
+
+#[test]
+fn d3_pipelined_epochs_release_one_by_one() {
+    for (rules, first_release) in [(Rules::C, 10), (Rules::Commit, 3)] {
+        let mut p = PlugState::new(rules, 1 << 20);
+        let mut q = Queue::default();
+        q.enqueue(&mut p, 3, 100);
+        let _ = q.cmd(&mut p, Command::Buffer);
+        q.enqueue(&mut p, 10, 100);
+        let _ = q.cmd(&mut p, Command::Buffer);
+        let _ = q.cmd(&mut p, Command::ReleaseOne);
+        assert_eq!(q.drain(&mut p), first_release, "{rules:?}");
+    }
+}
+
+#[test]
+fn d3_bound_merges_into_a_later_release() {
+    let mut p = PlugState::new(Rules::Commit, u32::MAX);
+    let mut q = Queue::default();
+    // One packet per epoch, two epochs more than tracked.
+    for _ in 0..MAX_CLOSED_EPOCHS + 2 {
+        q.enqueue(&mut p, 1, 1);
+        let _ = q.cmd(&mut p, Command::Buffer);
+    }
+    let mut released = Vec::new();
+    for _ in 0..MAX_CLOSED_EPOCHS + 2 {
+        let _ = q.cmd(&mut p, Command::ReleaseOne);
+        released.push(q.drain(&mut p));
+    }
+    // Epochs 0..62 leave one by one; 63, 64 and 65 together at the last ack.
+    let mut expected = vec![1; MAX_CLOSED_EPOCHS - 1];
+    expected.extend([0, 0, 3]);
+    assert_eq!(released, expected);
+}
+
+#[test]
+fn d4_pass_through_residue_leaves_on_buffer() {
+    for (rules, residue_leaves) in [(Rules::C, 0), (Rules::Commit, 2)] {
+        let mut p = PlugState::new(rules, 1 << 20);
+        let mut q = Queue::default();
+        let _ = q.cmd(&mut p, Command::ReleaseIndefinite);
+        // Two packets sent in pass-through mode, still queued (the device
+        // was busy) when the next checkpoint starts.
+        q.enqueue(&mut p, 2, 100);
+        let _ = q.cmd(&mut p, Command::Buffer);
+        assert_eq!(q.drain(&mut p), residue_leaves, "{rules:?}");
+    }
 }
