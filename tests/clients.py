@@ -71,13 +71,14 @@ base = fresh()
 check("tc add limit 100: exit 0", (0, ""), sh(TC, "qdisc", "add", "dev", "v0", "root", "plug", "limit", "100"))
 send(3)
 check("tc add limit 100: limit applied, plug buffers", (2, 1, base, "plug"), state())
-for kw in ("block", "release", "release_indefinite"):
+for kw, passes in (("block", False), ("release", False), ("release_indefinite", True)):
     base = fresh()
     check(f"tc add {kw}: exit 0", (0, ""), sh(TC, "qdisc", "add", "dev", "v0", "root", "plug", kw))
     send(1)
-    # 6.12 semantics (defect D1): a create's action is ignored and its
-    # limit field, 0 here, taken: every packet is dropped.
-    check(f"tc add {kw}: 6.12 semantics, limit 0 drops", (0, 1, base, "plug"), state())
+    # The 6.12 C module takes the limit field (0) and drops everything
+    # (defect D1); ours keeps the default limit and applies the action.
+    want = (0, 0, base + 1, "plug") if passes else (1, 0, base, "plug")
+    check(f"tc add {kw}: default limit kept, action applied", want, state())
 
 # --- libnl nl-qdisc-add --------------------------------------------------
 NL = "/usr/bin/nl-qdisc-add"

@@ -21,14 +21,14 @@ CLONE_NEWNET = 0x40000000
 NETLINK_ROUTE = 0
 NETLINK_EXT_ACK = 11
 SOL_NETLINK = 270
-SO_SNDBUFFORCE = 32
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
 RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWQDISC, RTM_DELQDISC, RTM_GETQDISC = 16, 28, 36, 37, 38
 NUD_PERMANENT = 0x80
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
 NLM_F_ROOT, NLM_F_MATCH = 0x100, 0x200
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-TCA_KIND, TCA_OPTIONS, TCA_STATS = 1, 2, 3
+TCA_KIND, TCA_OPTIONS, TCA_STATS, TCA_XSTATS = 1, 2, 3, 4
 TC_H_ROOT = 0xFFFFFFFF
 IFF_UP = 1
 
@@ -157,6 +157,8 @@ class Rtnl:
                              st["backlog"]) = struct.unpack_from("=QIIIIIII", val)
                         elif atype == TCA_OPTIONS:
                             st["options"] = val
+                        elif atype == TCA_XSTATS:
+                            st["xstats"] = val
                     found = st
                 off += (length + 3) & ~3
 
@@ -184,14 +186,16 @@ class Traffic:
         def sink():
             # Bound, so that the datagrams cause no ICMP port unreachable.
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+            # Force: SO_RCVBUF is capped at rmem_max (about 270 frames).
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 1 << 25)
             s.bind(("0.0.0.0", port))
             s.setblocking(False)
             return s
 
         def rx():
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+            # Force: SO_RCVBUF is capped at rmem_max (about 270 frames).
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 1 << 25)
             s.bind((ifname, 0))
             s.setblocking(False)
             return s
@@ -262,6 +266,8 @@ def settle(rtnl, ifindex, traffic, polls=4, interval=0.05, limit=400, parent=TC_
 
 
 def load(which, ours_ko, c_ko):
-    """Make `which` ("c" or "rust") the registered plug."""
+    """Make `which` the registered plug: "c" (the kernel's C module), "rust"
+    (ours) or "rust-quirks" (ours with c_quirks=1, the 6.12 rules)."""
     subprocess.run(["rmmod", "sch_plug"], stderr=subprocess.DEVNULL)
-    subprocess.run(["insmod", c_ko if which == "c" else ours_ko], check=True)
+    argv = {"c": [c_ko], "rust": [ours_ko], "rust-quirks": [ours_ko, "c_quirks=1"]}[which]
+    subprocess.run(["insmod", *argv], check=True)

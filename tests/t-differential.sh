@@ -1,7 +1,8 @@
 #!/bin/bash
 # Parity with the C module: scenarios covering every behaviour of
 # REFERENCE.md section 2 (and defects D1-D3 as 6.12 has them), run against
-# the C sch_plug.ko and ours in this boot; transcripts must be identical.
+# the C sch_plug.ko and ours with c_quirks=1 in this boot; transcripts must
+# be identical.
 . "$TOP/tests/lib.sh"
 setup_pair
 cd "$TOP/tests" && $PY differential.py "$SCH_PLUG_KO" "$C_PLUG_KO"
