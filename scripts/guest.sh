@@ -38,6 +38,7 @@ trap 'rm -rf "$out"' EXIT
 inner="$out/inner.sh"
 cat >"$inner" <<EOS
 #!/bin/bash
+export RANDOM_OPS='${RANDOM_OPS:-}' RANDOM_SEEDS='${RANDOM_SEEDS:-}'
 export TOP='$TOP' SCH_PLUG_KO='$TOP/sch_plug.ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
 export KDIR='$kdir' GUEST_OUT='$out'
 cd '$TOP'

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Seeded random operation sequences with real traffic.
+
+  random_ops.py <our ko> <C ko> <ops per seed> <seed>...
+
+For each seed, one sequence of sends, BUFFER / RELEASE_ONE /
+RELEASE_INDEFINITE / LIMIT changes, rejected requests and link down/up:
+
+- runs it on the C sch_plug.ko and on ours with c_quirks=1: counters and
+  received packets must be identical after every step;
+- runs it on ours with default settings beside a reference model where every
+  packet carries its epoch: the receiver must never see a packet of an epoch
+  that was not released, and packets must arrive in the order sent.
+
+Prints KTAP.
+"""
+import random
+import sys
+
+from plugctl import (BUFFER, LIMIT, RELEASE_INDEFINITE, RELEASE_ONE, Rtnl, Traffic, load,
+                     qopt, settle)
+
+OURS, C_KO, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
+SEEDS = [int(s) for s in sys.argv[4:]]
+
+
+def sequence(seed, n):
+    rng = random.Random(seed)
+    ops = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.40:
+            ops.append(("send", rng.randint(1, 4)))
+        elif r < 0.60:
+            ops.append(("cmd", BUFFER, 0))
+        elif r < 0.80:
+            ops.append(("cmd", RELEASE_ONE, 0))
+        elif r < 0.86:
+            ops.append(("cmd", RELEASE_INDEFINITE, 0))
+        elif r < 0.92:
+            ops.append(("cmd", LIMIT, rng.choice([0, 200, 1000, 100_000])))
+        elif r < 0.95:
+            ops.append(("bad", rng.choice([b"\1\0", qopt(7, 0), qopt(-3, 9)])))
+        else:
+            ops.append(("flap",))
+    return ops
+
+
+class Model:
+    """Epoch ids for the payloads, and what output commit allows."""
+
+    def __init__(self):
+        self.epoch, self.closed, self.released, self.pass_through = 0, [], set(), False
+        self.seq = 0
+
+    def tag(self):
+        return "p" if self.pass_through else f"e{self.epoch}"
+
+    def apply(self, action):
+        if action == BUFFER:
+            self.pass_through = False
+            self.closed.append(self.epoch)
+            self.epoch += 1
+        elif action == RELEASE_ONE and self.closed:
+            self.released.add(self.closed.pop(0))
+        elif action == RELEASE_INDEFINITE:
+            self.released.update(self.closed + [self.epoch])
+            self.closed = []
+            self.epoch += 1
+            self.pass_through = True
+
+    def allowed(self, payload):
+        tag = payload.split()[0]
+        return tag == "p" or int(tag[1:]) in self.released
+
+
+def run(ops, check_model=False):
+    rtnl = Rtnl("snd")
+    v0 = rtnl.ifindex("v0")
+    rtnl.qdisc("del", v0)
+    rtnl.neigh(v0, "10.0.0.2", "02:00:00:00:00:02")
+    rtnl.qdisc("add", v0, qopt(LIMIT, 100_000))
+    traffic = Traffic()
+    model = Model()
+    transcript, violations, seen, last = [], [], 0, -1
+    for i, op in enumerate(ops):
+        err = ""
+        if op[0] == "send":
+            for _ in range(op[1]):
+                traffic.send(model.tag(), 1, model.seq)
+                model.seq += 1
+        elif op[0] == "cmd":
+            err = rtnl.qdisc("change", v0, qopt(op[1], op[2]))[0]
+            model.apply(op[1])
+        elif op[0] == "bad":
+            err = rtnl.qdisc("change", v0, op[1])[0]
+        elif op[0] == "flap":
+            rtnl.link_up(v0, False)
+            rtnl.link_up(v0, True)
+            rtnl.neigh(v0, "10.0.0.2", "02:00:00:00:00:02")
+        st = settle(rtnl, v0, traffic, polls=2, interval=0.005) or {}
+        rx = traffic.received[seen:]
+        seen = len(traffic.received)
+        transcript.append((i, op, err, st.get("sent"), st.get("drops"), st.get("qlen"),
+                           st.get("backlog"), tuple(rx)))
+        if check_model:
+            for payload in rx:
+                seq = int(payload.split()[1])
+                if not model.allowed(payload):
+                    violations.append(f"step {i}: {payload} left before its epoch was released")
+                if seq <= last:
+                    violations.append(f"step {i}: {payload} out of order")
+                last = seq
+    rtnl.qdisc("del", v0)
+    traffic.close()
+    return transcript, violations
+
+
+def main():
+    results = []
+    for seed in SEEDS:
+        ops = sequence(seed, N)
+        load("c", OURS, C_KO)
+        c, _ = run(ops)
+        load("rust-quirks", OURS, C_KO)
+        r, _ = run(ops)
+        diff = next(((a, b) for a, b in zip(c, r) if a != b), None)
+        moved = sum(len(t[-1]) for t in r)
+        results.append((diff is None and moved > 0,
+                        f"seed {seed}: {N} ops, c_quirks=1 identical to C after every step "
+                        f"({moved} packets received)",
+                        [f"C:    {diff[0]}", f"ours: {diff[1]}"] if diff else []))
+        load("rust", OURS, C_KO)
+        t, violations = run(ops, check_model=True)
+        moved = sum(len(x[-1]) for x in t)
+        results.append((not violations and moved > 0,
+                        f"seed {seed}: default rules: no packet before its epoch's release, "
+                        f"FIFO ({moved} packets received)", violations[:5]))
+    print("KTAP version 1")
+    print(f"1..{len(results)}")
+    for i, (good, desc, notes) in enumerate(results, 1):
+        print(f"{'ok' if good else 'not ok'} {i} {desc}")
+        for note in notes:
+            print(f"# {note}")
+    return 0 if all(r[0] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
