@@ -7,6 +7,7 @@
 #   make run        boot a guest, plug a veth, show packets held and released
 #   make check      host tests, module build, lint, the in-guest test suite
 #                   (TESTS="t-remus t-tdc" runs only those guest tests)
+#   make bench      C vs Rust plug on the qdisc path, perf kernel, QEMU -icount
 #   make fmt        rustfmt with the kernel's .rustfmt.toml
 #   make lint       rustfmt --check and CLIPPY=1, failing on any warning
 #   make clean
@@ -34,7 +35,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) 
 
 RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs)
 
-.PHONY: all module prepare deps kernel run check test-host test-guest fmt lint clean
+.PHONY: all module prepare deps kernel run check bench test-host test-guest fmt lint clean
 
 all: module
 
@@ -68,6 +69,9 @@ run: module
 
 check: $(PREPARE)
 	@$(SCRIPTS)/check.sh $(FLAVOUR) $(TESTS)
+
+bench:
+	@$(SCRIPTS)/bench.sh
 
 clean:
 	-+[ -d "$(KDIR)" ] && $(KMAKE) clean

@@ -77,13 +77,6 @@ void sch_plug_kfree_skb(struct sk_buff *skb)
  * NL_SET_ERR_MSG() wants a string literal; the Rust caller passes a pointer
  * to a static string, so this spells out what the macro does with it.
  */
-/* Packets in the queue not yet handed out: a parent's peek parks one in
- * gso_skb and counts it in q.qlen (qdisc_peek_dequeued). */
-unsigned int sch_plug_qdisc_queued(struct Qdisc *sch)
-{
-	return sch->q.qlen - skb_queue_len(&sch->gso_skb);
-}
-
 int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data)
 {
 	return nla_put(skb, TCA_OPTIONS, len, data);

@@ -27,7 +27,6 @@ unsigned int sch_plug_dev_tx_queue_len(struct Qdisc *sch);
 unsigned int sch_plug_psched_mtu(struct Qdisc *sch);
 void sch_plug_kfree_skb(struct sk_buff *skb);
 void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg);
-unsigned int sch_plug_qdisc_queued(struct Qdisc *sch);
 int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data);
 int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len);
 bool sch_plug_c_quirks(void);

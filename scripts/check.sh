@@ -31,6 +31,10 @@ log "lint (rustfmt --check, CLIPPY=1 with warnings as errors)"
 if make --no-print-directory lint FLAVOUR="$flavour" >"$logdir/lint.log" 2>&1 && ! grep -qE '^(warning|error)' "$logdir/lint.log"; then result ok "lint clean"
 else cat "$logdir/lint.log"; result fail "lint clean"; fi
 
+log "perf-flavour module build (the benchmark's kernel; built once, then cached)"
+if "$TOP/scripts/build-module.sh" perf >"$logdir/perf.log" 2>&1; then result ok "perf-flavour module builds"
+else tail -n 30 "$logdir/perf.log"; result fail "perf-flavour module builds"; fi
+
 if [ -f "$TOP/sch_plug.ko" ]; then
 	log "in-guest suite on the $flavour kernel (QEMU/TCG; several minutes)"
 	set +e

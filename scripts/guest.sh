@@ -15,10 +15,16 @@
 
 timeout_s=1500
 memory=2G
+cpus=2
+qemu_opts=()
+ko=$TOP/sch_plug.ko
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout_s=$2; shift 2 ;;
 	--memory) memory=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--qemu-opts) qemu_opts=(--qemu-opts "$2"); shift 2 ;;
+	--ko) ko=$2; shift 2 ;;
 	*) break ;;
 	esac
 done
@@ -26,7 +32,7 @@ flavour=$1 script=$2
 shift 2
 kdir=${KDIR:-$("$TOP/scripts/kernel.sh" --dir "$flavour")}
 [ -f "$kdir/.sch-plug-built" ] || die "no $flavour kernel: run scripts/kernel.sh $flavour"
-[ -f "$TOP/sch_plug.ko" ] || die "no sch_plug.ko: run make"
+[ -f "$ko" ] || die "no $ko: run make"
 
 # Shared read-write with the guest; outside /tmp, which the guest overlays.
 mkdir -p "$CACHE/guest"
@@ -38,8 +44,8 @@ trap 'rm -rf "$out"' EXIT
 inner="$out/inner.sh"
 cat >"$inner" <<EOS
 #!/bin/bash
-export RANDOM_OPS='${RANDOM_OPS:-}' RANDOM_SEEDS='${RANDOM_SEEDS:-}'
-export TOP='$TOP' SCH_PLUG_KO='$TOP/sch_plug.ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
+$(env | grep -E '^(RANDOM|BENCH)_[A-Z]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
+export TOP='$TOP' SCH_PLUG_KO='$ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
 export KDIR='$kdir' GUEST_OUT='$out'
 cd '$TOP'
 $(printf '%q ' "$script" "$@")
@@ -60,8 +66,8 @@ set +e
 # truncating a log file they are redirected to: hand it pipes.
 timeout --kill-after=15 "$timeout_s" \
 	vng --run "$kdir/arch/x86/boot/bzImage" --disable-kvm --force-9p --disable-microvm \
-	--memory "$memory" --cpus 2 --append root=/dev/root --rwdir "$out" \
-	--exec "$inner" </dev/null > >(cat) 2> >(cat >&2)
+	--memory "$memory" --cpus "$cpus" --append root=/dev/root --rwdir "$out" \
+	"${qemu_opts[@]}" --exec "$inner" </dev/null > >(cat) 2> >(cat >&2)
 vng_rc=$?
 set -e
 

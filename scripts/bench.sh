@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make bench`: the Rust plug vs the C plug on the qdisc path, measured
+# deterministically (QEMU counts instructions: -icount shift=0,sleep=off, one
+# guest nanosecond per instruction) in one boot of the perf kernel.
+#
+# Writes $CACHE/bench/results.json, table.md and chart.svg, and prints the
+# table. Method: BENCHMARKS.md.
+. "$(dirname "$0")/lib.sh"
+"$TOP/scripts/deps.sh"
+kdir=$("$TOP/scripts/kernel.sh" perf)
+ko=$("$TOP/scripts/build-module.sh" perf)
+out=$CACHE/bench
+mkdir -p "$out"
+log "booting the perf kernel with instruction counting (about 10 minutes)"
+# BENCH_* variables (counts, runs) reach the guest through the environment.
+export BENCH_COUNT=${BENCH_COUNT:-} BENCH_RUNS=${BENCH_RUNS:-}
+set +e
+KDIR=$kdir "$TOP/scripts/guest.sh" --timeout 2400 --cpus 1 --ko "$ko" \
+	--qemu-opts "-icount shift=0,sleep=off" perf "$TOP/tests/bench.sh" | tee "$out/raw.txt"
+rc=${PIPESTATUS[0]}
+set -e
+grep -q '^BENCH-DONE' "$out/raw.txt" && [ "$rc" = 0 ] || die "benchmark failed (exit $rc): $(grep BENCH-ERROR "$out/raw.txt")"
+python3 "$TOP/scripts/bench_report.py" "$out/raw.txt" "$out" "$kdir/.config"
+cat "$out/table.md"
+log "results: $out/results.json, $out/table.md, $out/chart.svg"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build sch_plug.ko against one of our cached kernels.
+#
+#   scripts/build-module.sh <flavour>     prints the path of the built .ko
+#
+# The debug flavour builds in the repository (what `make` does). Other
+# flavours build from a copy of the sources under the cache, so that their
+# objects never mix with the debug build's.
+. "$(dirname "$0")/lib.sh"
+flavour=${1:-debug}
+kdir=$("$TOP/scripts/kernel.sh" "$flavour")
+if [ "$flavour" = debug ]; then
+	make -s -C "$TOP" module >&2
+	echo "$TOP/sch_plug.ko"
+	exit 0
+fi
+dst=$CACHE/module-$flavour
+mkdir -p "$dst"
+(cd "$TOP" && tar -cf - Kbuild module.rs sch_plug.rs epoch.rs qdisc bindings/*.c bindings/*.h \
+	scripts/bindgen.sh) | tar -C "$dst" -xf -
+make -s -C "$kdir" M="$dst" LLVM=1 RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" modules >&2
+echo "$dst/sch_plug.ko"

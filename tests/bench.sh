@@ -1,0 +1,132 @@
+#!/bin/bash
+# `make bench`, the guest side: the qdisc path measured in guest nanoseconds
+# (with QEMU -icount shift=0,sleep=off, one guest ns per instruction), C plug
+# vs ours in this one boot. Prints "RESULT <row> <impl> <ns> <unit>" lines;
+# scripts/bench.sh turns them into the table, the JSON and the chart.
+#
+# Environment: SCH_PLUG_KO (ours, built for the perf kernel), C_PLUG_KO, KDIR.
+set -u
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+COUNT=${BENCH_COUNT:-200000}   # packets per pass-through run
+RUNS=${BENCH_RUNS:-3}          # measured runs per module load (after one discarded)
+BUF=${BENCH_BUF:-20000}        # packets per buffered-enqueue run
+DRAIN=${BENCH_DRAIN:-100000}   # packets per drain run
+CTRL=${BENCH_CTRL:-10000}      # tc -batch lines per control-path run
+PG=/proc/net/pktgen
+
+fail() { echo "BENCH-ERROR $*"; exit 1; }
+now() { date +%s%N; }
+
+insmod "$KDIR/net/core/pktgen.ko" || fail "pktgen"
+echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
+echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
+ip link add dummy0 type dummy
+ip link set dummy0 up
+echo "add_device dummy0" >$PG/kpktgend_0
+
+# pktgen <count> <shared: yes|no>: one run; prints guest ns per packet.
+pktgen() {
+	local f=$PG/dummy0 sent0 sent1
+	for cmd in "count $1" "pkt_size 60" "clone_skb 0" "xmit_mode queue_xmit" \
+		"flag NO_TIMESTAMP" "dst 10.0.0.2" "dst_mac 02:00:00:00:00:02" "delay 0"; do
+		echo "$cmd" >$f
+	done
+	if [ "$2" = no ]; then echo "flag !SHARED" >$f; else echo "flag SHARED" >$f; fi
+	sent0=$(tc_sent)
+	echo start >$PG/pgctrl
+	sent1=$(tc_sent)
+	local res sofar errors usec
+	res=$(cat $f)
+	[[ $res =~ pkts-sofar:\ ([0-9]+)\ +errors:\ ([0-9]+) ]] || fail "pktgen output: $res"
+	sofar=${BASH_REMATCH[1]} errors=${BASH_REMATCH[2]}
+	[ "$sofar" = "$1" ] || fail "pktgen sent $sofar of $1"
+	[ "$errors" = 0 ] || fail "pktgen errors: $errors"
+	[[ $res =~ Result:\ OK:\ ([0-9]+)\( ]] || fail "pktgen result: $res"
+	usec=${BASH_REMATCH[1]}
+	CHECK_SENT=$((sent1 - sent0))
+	echo $((usec * 1000 / $1))
+}
+# Packets the root qdisc sent (0 for noqueue).
+tc_sent() {
+	local s
+	s=$(tc -s qdisc show dev dummy0 root)
+	[[ $s =~ Sent\ [0-9]+\ bytes\ ([0-9]+)\ pkt ]] && echo "${BASH_REMATCH[1]}" || echo 0
+}
+root() { tc qdisc del dev dummy0 root 2>/dev/null; [ $# = 0 ] || tc qdisc add dev dummy0 root "$@"; }
+load() { rmmod sch_plug 2>/dev/null; if [ "$1" = c ]; then insmod "$C_PLUG_KO"; else insmod "$SCH_PLUG_KO"; fi; }
+
+# pass <row> <impl> <qdisc args|-> : one discarded run, then RUNS measured.
+pass() {
+	local row=$1 impl=$2; shift 2
+	root "$@"
+	[ "$impl" = c ] || [ "$impl" = rust ] && tc qdisc change dev dummy0 root plug release_indefinite
+	pktgen "$COUNT" yes >/dev/null
+	for _ in $(seq "$RUNS"); do
+		ns=$(pktgen "$COUNT" yes) || fail "$ns"
+		if [ $# -gt 0 ] && [ "$CHECK_SENT" != "$COUNT" ]; then fail "$row $impl: qdisc sent $CHECK_SENT of $COUNT"; fi
+		echo "RESULT $row $impl $ns ns/packet"
+	done
+	root
+}
+
+# Buffered enqueue: a blocked plug takes BUF packets (no dequeue at all).
+buffered() {
+	local impl=$1
+	for i in 0 $(seq "$RUNS"); do
+		root plug limit 100000000
+		ns=$(pktgen "$BUF" no) || fail "$ns"
+		[[ $(tc -s qdisc show dev dummy0 root) =~ backlog\ [0-9]+b\ ([0-9]+)p ]]
+		[ "${BASH_REMATCH[1]}" = "$BUF" ] || fail "buffered $impl: backlog ${BASH_REMATCH[1]} of $BUF"
+		[ "$i" = 0 ] || echo "RESULT buffered-enqueue $impl $ns ns/packet"
+	done
+	root
+}
+
+# Drain: buffer DRAIN packets, release, time until the device sent them all.
+drain() {
+	local impl=$1 tx0 t0 t1 target
+	for i in 0 $(seq "$RUNS"); do
+		root plug limit 100000000
+		pktgen "$DRAIN" no >/dev/null || fail "drain fill"
+		tc qdisc change dev dummy0 root plug block
+		tx0=$(</sys/class/net/dummy0/statistics/tx_packets)
+		target=$((tx0 + DRAIN))
+		t0=$(now)
+		tc qdisc change dev dummy0 root plug release
+		while [ "$(</sys/class/net/dummy0/statistics/tx_packets)" -lt "$target" ]; do sleep 0.001; done
+		t1=$(now)
+		[ "$i" = 0 ] || echo "RESULT drain $impl $(((t1 - t0) / DRAIN)) ns/packet"
+	done
+	root
+}
+
+# Control path: CTRL alternating block / release_indefinite changes.
+control() {
+	local impl=$1 t0 t1
+	for ((i = 0; i < CTRL / 2; i++)); do
+		echo "qdisc change dev dummy0 root plug block"
+		echo "qdisc change dev dummy0 root plug release_indefinite"
+	done >/tmp/ctrl.batch
+	for i in 0 $(seq "$RUNS"); do
+		root plug
+		t0=$(now)
+		tc -batch /tmp/ctrl.batch || fail "tc -batch"
+		t1=$(now)
+		[ "$i" = 0 ] || echo "RESULT control $impl $(((t1 - t0) / CTRL)) ns/op"
+	done
+	root
+}
+
+pass noqueue -
+pass pfifo - pfifo
+pass bfifo - bfifo limit 1000
+# ABBA: C, ours, ours, C; a discarded warm-up after each load.
+for impl in c rust rust c; do
+	load "$impl"
+	pass plug-pass-through "$impl" plug
+	buffered "$impl"
+	drain "$impl"
+	control "$impl"
+done
+rmmod sch_plug
+echo "BENCH-DONE"
