@@ -173,7 +173,8 @@ impl ClosedEpochs {
             newest.packets = newest.packets.saturating_add(packets);
             newest.acks += 1;
         } else {
-            self.ring[(self.head + self.len) % MAX_CLOSED_EPOCHS] = ClosedEpoch { packets, acks: 1 };
+            self.ring[(self.head + self.len) % MAX_CLOSED_EPOCHS] =
+                ClosedEpoch { packets, acks: 1 };
             self.len += 1;
         }
     }

@@ -107,7 +107,8 @@ impl Dump {
         let len = i32::try_from(payload.len()).map_err(|_| emsgsize())?;
         // SAFETY: The skb is the message being built (type invariant);
         // `payload` is valid for `len` bytes and copied by `nla_put`.
-        let ret = unsafe { bindings::sch_plug_nla_put_options(self.0, len, payload.as_ptr().cast()) };
+        let ret =
+            unsafe { bindings::sch_plug_nla_put_options(self.0, len, payload.as_ptr().cast()) };
         if ret < 0 {
             return Err(emsgsize());
         }

@@ -162,7 +162,10 @@ impl<T: Discipline> Adapter<T> {
     /// # Safety
     ///
     /// Called by the qdisc core as `->dump` of our ops.
-    unsafe extern "C" fn dump_callback(sch: *mut bindings::Qdisc, skb: *mut bindings::sk_buff) -> c_int {
+    unsafe extern "C" fn dump_callback(
+        sch: *mut bindings::Qdisc,
+        skb: *mut bindings::sk_buff,
+    ) -> c_int {
         // INVARIANT: `skb` is the message this dump builds.
         let mut dump = Dump(skb);
         // SAFETY: `sch` is a live qdisc of our kind, dumped under RTNL.
