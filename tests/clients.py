@@ -7,13 +7,10 @@ with our module loaded and tests/lib.sh setup_pair's namespaces.
 import subprocess
 import sys
 
-from plugctl import Rtnl, Traffic, in_netns, settle
+from plugctl import Ktap, Rtnl, Traffic, in_netns, settle
 
-results = []
-
-
-def check(desc, expected, actual):
-    results.append((expected == actual, desc, expected, actual))
+ktap = Ktap()
+check = ktap.check
 
 
 def sh(*argv):
@@ -123,10 +120,4 @@ ipr.tc("del", index=v0, handle=0x10000, root=True)
 check("pyroute2 del: plug gone", True, (rtnl.stats(v0) or {}).get("kind") != "plug")
 ipr.close()
 
-print("KTAP version 1")
-print(f"1..{len(results)}")
-for i, (good, desc, exp, act) in enumerate(results, 1):
-    print(f"{'ok' if good else 'not ok'} {i} {desc}")
-    if not good:
-        print(f"# expected {exp!r}, got {act!r}")
-sys.exit(0 if all(r[0] for r in results) else 1)
+sys.exit(ktap.finish())

@@ -11,16 +11,13 @@ import struct
 import subprocess
 import sys
 
-from plugctl import (BUFFER, LIMIT, RELEASE_INDEFINITE, RELEASE_ONE, TC_H_ROOT, Rtnl, Traffic,
-                     in_netns, load, qopt, settle)
+from plugctl import (BUFFER, LIMIT, RELEASE_INDEFINITE, RELEASE_ONE, TC_H_ROOT, Ktap, Rtnl,
+                     Traffic, in_netns, load, qopt, settle)
 
 OURS, C_KO = sys.argv[1], sys.argv[2]
 BIG = 1_000_000
-results = []
-
-
-def check(desc, expected, actual):
-    results.append((expected == actual, desc, expected, actual))
+ktap = Ktap()
+check = ktap.check
 
 
 class Plug:
@@ -193,10 +190,4 @@ check("D5 ours: the receiver got exactly what the plug sent, in order",
       (st["sent"], True), (len(rx), sorted(rx, key=lambda s: int(s.split()[1])) == rx))
 p.close()
 
-print("KTAP version 1")
-print(f"1..{len(results)}")
-for i, (good, desc, exp, act) in enumerate(results, 1):
-    print(f"{'ok' if good else 'not ok'} {i} {desc}")
-    if not good:
-        print(f"# expected {exp!r}\n#      got {act!r}")
-sys.exit(0 if all(r[0] for r in results) else 1)
+sys.exit(ktap.finish())

@@ -271,3 +271,23 @@ def load(which, ours_ko, c_ko):
     subprocess.run(["rmmod", "sch_plug"], stderr=subprocess.DEVNULL)
     argv = {"c": [c_ko], "rust": [ours_ko], "rust-quirks": [ours_ko, "c_quirks=1"]}[which]
     subprocess.run(["insmod", *argv], check=True)
+
+
+class Ktap:
+    """Collects (expected, actual) checks; prints them as KTAP at the end."""
+
+    def __init__(self):
+        self.results = []
+
+    def check(self, desc, expected, actual):
+        self.results.append((expected == actual, desc, expected, actual))
+
+    def finish(self):
+        """Print the results; return the exit status (0 if all passed)."""
+        print("KTAP version 1")
+        print(f"1..{len(self.results)}")
+        for i, (good, desc, exp, act) in enumerate(self.results, 1):
+            print(f"{'ok' if good else 'not ok'} {i} {desc}")
+            if not good:
+                print(f"# expected {exp!r}\n#      got {act!r}")
+        return 0 if all(r[0] for r in self.results) else 1

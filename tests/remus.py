@@ -12,13 +12,10 @@ Prints KTAP.
 import subprocess
 import sys
 
-from plugctl import Rtnl, Traffic, in_netns, settle
+from plugctl import Ktap, Rtnl, Traffic, in_netns, settle
 
-results = []
-
-
-def check(desc, expected, actual):
-    results.append((expected == actual, desc, expected, actual))
+ktap = Ktap()
+check = ktap.check
 
 
 def dom0(*argv):
@@ -67,10 +64,4 @@ for i, size in enumerate(epochs):
           delivered, traffic.received)
 check("nothing dropped, nothing left", (0, 0), (st["drops"], st["qlen"]))
 
-print("KTAP version 1")
-print(f"1..{len(results)}")
-for i, (good, desc, exp, act) in enumerate(results, 1):
-    print(f"{'ok' if good else 'not ok'} {i} {desc}")
-    if not good:
-        print(f"# expected {exp!r}\n#      got {act!r}")
-sys.exit(0 if all(r[0] for r in results) else 1)
+sys.exit(ktap.finish())
