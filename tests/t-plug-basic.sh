@@ -2,7 +2,7 @@
 # Our plug on a veth with real UDP traffic: held while plugged, released per
 # epoch in order, pass-through, byte limit with drops, rejected bad input.
 . "$TOP/tests/lib.sh"
-ktap_plan 17
+ktap_plan 18
 load_ours
 setup_pair
 start_receiver
@@ -53,10 +53,16 @@ case $out in *"unknown action"*) ok "unknown action: extack names the problem" ;
 *) not_ok "unknown action: extack names the problem"; diag "$out" ;; esac
 check_eq "queue untouched by rejected changes" 2 "$(qstat snd v0 qlen)"
 ns change dev v0 root plug limit 100000
+# Two checkpoints are in flight: the one started by the `block` that left
+# pass-through (its epoch is empty: c went out at once) and the one closing
+# epoch d. Each ack releases its own epoch, never the next one.
 ns change dev v0 root plug block
 ns change dev v0 root plug release
+settle
+check_eq "first ack (empty epoch) releases nothing of epoch d" 9 "$(rx_count)"
+ns change dev v0 root plug release
 wait_rx 11
-check_eq "still released correctly afterwards" "d 0 d 1" "$(tail -n 2 "$RX" | paste -sd' ')"
+check_eq "second ack releases epoch d, in order" "d 0 d 1" "$(tail -n 2 "$RX" | paste -sd' ')"
 
 ns del dev v0 root
 cleanup_pair
