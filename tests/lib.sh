@@ -133,13 +133,3 @@ qstat() {
 	j=$($TC -n "$1" -s -j qdisc show dev "$2" root)
 	[[ $j =~ \"$3\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
 }
-# qstats <ns> <dev>: "sent=N dropped=N backlog=Nb/Np", from one tc call
-qstats() {
-	local j f v out=
-	j=$($TC -n "$1" -s -j qdisc show dev "$2" root)
-	for f in packets drops backlog qlen; do
-		[[ $j =~ \"$f\":([0-9]+) ]] && v=${BASH_REMATCH[1]} || v=?
-		out+="$f=$v "
-	done
-	echo "${out% }"
-}
