@@ -122,23 +122,13 @@ impl<T: Discipline> Adapter<T> {
         };
         // SAFETY: `extack` belongs to the request being served.
         let mut extack = unsafe { ExtAck::from_raw(extack) };
-        // The core holds only RTNL here, while enqueue and dequeue run under
-        // the root qdisc lock: take that lock so that the state is ours.
-        // SAFETY: `sch` is a live qdisc of our kind; `sch_tree_lock` takes
-        // the lock that enqueue and dequeue hold.
-        unsafe { bindings::sch_plug_sch_tree_lock(sch) };
-        // SAFETY: The tree lock is held until the unlock below.
-        let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
-        // SAFETY: Init succeeded (change is only called on existing qdiscs)
-        // and the lock makes this the only reference to the state.
-        let state = unsafe { (*qdisc.private()).state.assume_init_mut() };
-        let ret = from_result(|| {
-            state.change(qdisc, options, &mut extack)?;
-            Ok(0)
-        });
-        // SAFETY: Taken above; `qdisc` and `state` are not used past here.
-        unsafe { bindings::sch_plug_sch_tree_unlock(sch) };
-        ret
+        // SAFETY: `change` is only called on live qdiscs of our kind, whose
+        // init succeeded.
+        unsafe {
+            Self::with_tree_lock(sch, |state, qdisc| {
+                state.change(qdisc, options, &mut extack)
+            })
+        }
     }
 
     /// # Safety
@@ -169,7 +159,7 @@ impl<T: Discipline> Adapter<T> {
         // INVARIANT: `skb` is the message this dump builds.
         let mut dump = Dump(skb);
         // SAFETY: `sch` is a live qdisc of our kind, dumped under RTNL.
-        unsafe { Self::with_tree_lock(sch, |state| state.dump(&mut dump)) }
+        unsafe { Self::with_tree_lock(sch, |state, _| state.dump(&mut dump)) }
     }
 
     /// # Safety
@@ -182,26 +172,31 @@ impl<T: Discipline> Adapter<T> {
         // INVARIANT: `d` is the dump this callback fills.
         let mut dump = StatsDump(d);
         // SAFETY: `sch` is a live qdisc of our kind, dumped under RTNL.
-        unsafe { Self::with_tree_lock(sch, |state| state.dump_stats(&mut dump)) }
+        unsafe { Self::with_tree_lock(sch, |state, _| state.dump_stats(&mut dump)) }
     }
 
     /// Runs `f` on the state of `sch` with the qdisc tree lock held, and
-    /// turns its result into a C return value. Dumps run under RTNL only,
-    /// like `->change`, while the data path writes the state under the root
-    /// lock.
+    /// turns its result into a C return value. `->change` and the dumps run
+    /// under RTNL only, while the data path uses the state under the root
+    /// lock, which is the lock `sch_tree_lock` takes.
     ///
     /// # Safety
     ///
     /// `sch` is a live qdisc of our kind whose init succeeded.
-    unsafe fn with_tree_lock(sch: *mut bindings::Qdisc, f: impl FnOnce(&T) -> Result) -> c_int {
+    unsafe fn with_tree_lock(
+        sch: *mut bindings::Qdisc,
+        f: impl FnOnce(&mut T, &Qdisc<T>) -> Result,
+    ) -> c_int {
         // SAFETY: `sch` is live (caller); the lock is released below.
         unsafe { bindings::sch_plug_sch_tree_lock(sch) };
-        // SAFETY: The tree lock excludes the data path and `->change`.
+        // SAFETY: The tree lock excludes the data path (and RTNL the other
+        // control callbacks) until the unlock below.
         let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
-        // SAFETY: Init succeeded (caller) and the lock excludes writers.
-        let state = unsafe { (*qdisc.private()).state.assume_init_ref() };
+        // SAFETY: Init succeeded (caller) and the lock makes this the only
+        // reference to the state.
+        let state = unsafe { (*qdisc.private()).state.assume_init_mut() };
         let ret = from_result(|| {
-            f(state)?;
+            f(state, qdisc)?;
             Ok(0)
         });
         // SAFETY: Taken above; `qdisc` and `state` are not used past here.
