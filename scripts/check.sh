@@ -12,7 +12,8 @@ result() { # result <ok|fail> <name>
 	else failed=$((failed + 1)); echo "not ok - $2"; fi
 }
 cd "$TOP"
-logdir=$CACHE/check-logs
+# Per checkout: two clones checking at once must not share their logs.
+logdir=$CACHE/check-logs/$(printf %s "$TOP" | sha1sum | cut -c1-12)
 mkdir -p "$logdir"
 
 log "host tests (cargo test of epoch.rs)"
