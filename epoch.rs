@@ -212,6 +212,11 @@ impl ClosedEpochs {
     }
 }
 
+/// `n`, or `u32::MAX` if it does not fit.
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// Counters a plug reports (`tc -s`'s extended stats, see [`PlugState::stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -231,23 +236,35 @@ pub struct Stats {
     pub c_quirks: u32,
 }
 
+/// The release credits of pass-through mode: more packets than any plug
+/// will pass (2^64 at 100 million a second take 5,800 years), so counting
+/// them down never exhausts them.
+const INDEFINITE: u64 = u64::MAX;
+
 /// The state of one plug.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlugState {
     rules: Rules,
     /// Byte limit on the backlog.
     limit: u32,
-    /// Packets enqueued in the open epoch.
-    current_epoch: u32,
+    /// Packets enqueued in the open epoch. 64 bits so that counting needs
+    /// no overflow test (2^64 packets take millennia); closing the epoch
+    /// saturates it to the 32 bits the closed epochs keep. Packets are
+    /// counted in pass-through too, where no epoch is open: that count is
+    /// dropped when buffering starts, which saves a test per packet.
+    current_epoch: u64,
     /// Closed epochs, oldest first. The C rules keep one, overwritten by
     /// every `BUFFER` (defect D3).
     closed: ClosedEpochs,
-    /// Release credits: packets at the head of the queue that may leave.
-    release_credits: u32,
+    /// Release credits: packets at the head of the queue that may leave;
+    /// [`INDEFINITE`] in pass-through, so that a dequeue only looks here.
+    release_credits: u64,
     /// Pass-through mode (`RELEASE_INDEFINITE`).
     pass_through: bool,
-    /// C rules only: dequeue is blocked until the next release.
-    throttled: bool,
+    // The C plug also keeps a `throttled` flag, which its dequeue tests
+    // first. It is set only when no credit is left and never in
+    // pass-through, and every release clears it, so it never changes a
+    // dequeue's answer: the C rules here do without it.
 }
 
 impl PlugState {
@@ -260,7 +277,6 @@ impl PlugState {
             closed: ClosedEpochs::new(),
             release_credits: 0,
             pass_through: false,
-            throttled: true,
         }
     }
 
@@ -295,6 +311,22 @@ impl PlugState {
         self.limit
     }
 
+    /// Whether the plug passes packets through (`RELEASE_INDEFINITE`): it
+    /// then holds nothing, so a packet that finds the queue empty may skip
+    /// it.
+    pub const fn passes_through(&self) -> bool {
+        self.pass_through
+    }
+
+    /// Closes the open epoch: its packet count, saturated to 32 bits where
+    /// the C counter wraps (a saturated epoch is released late, never
+    /// early).
+    fn take_epoch(&mut self) -> u32 {
+        let packets = saturate(self.current_epoch);
+        self.current_epoch = 0;
+        packets
+    }
+
     /// Whether a packet of `len` bytes may join a queue holding `backlog`
     /// bytes; if so it is counted in the open epoch. The sum is taken in
     /// `u64` so that it cannot wrap.
@@ -302,49 +334,32 @@ impl PlugState {
         if u64::from(backlog) + u64::from(len) > u64::from(self.limit) {
             return false;
         }
-        if !self.pass_through {
-            // Saturating: the C counter wraps after 2^32 packets in one
-            // epoch; a saturated one releases the epoch late, never early.
-            self.current_epoch = self.current_epoch.saturating_add(1);
-        }
+        // Cannot wrap (see the field); one increment in memory.
+        self.current_epoch = self.current_epoch.wrapping_add(1);
         true
     }
 
     /// Whether the head of the queue may leave now; in buffering mode this
     /// spends one release credit.
     ///
-    /// The C rules are asked before the queue is looked at and spend a
-    /// credit even on an empty queue; the default rules spend none then.
+    /// The C rules spend a credit even when the queue is empty; the
+    /// default rules spend none then. In pass-through the credits are
+    /// [`INDEFINITE`]: one test answers a buffering plug with nothing
+    /// released, the per-packet case while plugged.
     pub fn take_credit(&mut self, queue_empty: bool) -> bool {
-        match self.rules {
-            Rules::C => {
-                if self.throttled {
-                    return false;
-                }
-                if self.pass_through {
-                    return true;
-                }
-                if self.release_credits == 0 {
-                    self.throttled = true;
-                    return false;
-                }
-                self.release_credits -= 1;
-                true
-            }
-            Rules::Commit => {
-                if queue_empty {
-                    return false;
-                }
-                if self.pass_through {
-                    return true;
-                }
-                if self.release_credits == 0 {
-                    return false;
-                }
-                self.release_credits -= 1;
-                true
-            }
+        if self.release_credits == 0 || (queue_empty && self.rules == Rules::Commit) {
+            return false;
         }
+        self.release_credits -= 1;
+        true
+    }
+
+    /// Leaves pass-through mode (`BUFFER`): its count of packets, which
+    /// belong to no epoch, is dropped, and so are its credits.
+    fn end_pass_through(&mut self) {
+        self.pass_through = false;
+        self.current_epoch = 0;
+        self.release_credits = 0;
     }
 
     /// Applies a control command. `queued` is the number of packets in the
@@ -352,13 +367,12 @@ impl PlugState {
     pub fn apply(&mut self, cmd: Command, queued: u32) -> Wake {
         match (cmd, self.rules) {
             (Command::Buffer, Rules::C) => {
-                self.closed.clear();
-                self.closed.push(self.current_epoch);
-                self.current_epoch = 0;
                 if self.pass_through {
-                    self.throttled = true;
+                    self.end_pass_through();
                 }
-                self.pass_through = false;
+                self.closed.clear();
+                let packets = self.take_epoch();
+                self.closed.push(packets);
                 Wake::No
             }
             (Command::Buffer, Rules::Commit) => {
@@ -367,11 +381,11 @@ impl PlugState {
                     // which committed it: let it go (the C rules strand it,
                     // defect D4). The epoch closed here is empty, as in C,
                     // so acknowledgements keep pairing with checkpoints.
-                    self.pass_through = false;
-                    self.release_credits = queued;
+                    self.end_pass_through();
+                    self.release_credits = queued.into();
                 }
-                self.closed.push(self.current_epoch);
-                self.current_epoch = 0;
+                let packets = self.take_epoch();
+                self.closed.push(packets);
                 if self.release_credits > 0 {
                     Wake::Queue
                 } else {
@@ -380,13 +394,12 @@ impl PlugState {
             }
             (Command::ReleaseOne, Rules::C) => {
                 let last = self.closed.ack();
-                self.release_credits = self.release_credits.saturating_add(last);
-                self.throttled = false;
+                self.release_credits = self.release_credits.saturating_add(last.into());
                 Wake::Queue
             }
             (Command::ReleaseOne, Rules::Commit) => {
                 let acked = self.closed.ack();
-                self.release_credits = self.release_credits.saturating_add(acked);
+                self.release_credits = self.release_credits.saturating_add(acked.into());
                 if acked > 0 {
                     Wake::Queue
                 } else {
@@ -395,10 +408,9 @@ impl PlugState {
             }
             (Command::ReleaseIndefinite, _) => {
                 self.pass_through = true;
-                self.release_credits = 0;
+                self.release_credits = INDEFINITE;
                 self.closed.clear();
                 self.current_epoch = 0;
-                self.throttled = false;
                 Wake::Queue
             }
             (Command::Limit(limit), _) => {
@@ -419,7 +431,9 @@ impl PlugState {
         if self.rules == Rules::Commit {
             self.current_epoch = 0;
             self.closed.forget_packets();
-            self.release_credits = 0;
+            if !self.pass_through {
+                self.release_credits = 0;
+            }
         }
     }
 
@@ -428,11 +442,19 @@ impl PlugState {
         Stats {
             limit: self.limit,
             pass_through: u32::from(self.pass_through),
-            current_epoch: self.current_epoch,
+            current_epoch: if self.pass_through {
+                0
+            } else {
+                saturate(self.current_epoch)
+            },
             // Cannot truncate: at most `MAX_CLOSED_EPOCHS`.
             closed_epochs: self.closed.len as u32,
             closed_packets: self.closed.packets(),
-            release_credits: self.release_credits,
+            release_credits: if self.pass_through {
+                0
+            } else {
+                saturate(self.release_credits)
+            },
             c_quirks: u32::from(self.rules == Rules::C),
         }
     }

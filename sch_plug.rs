@@ -58,9 +58,13 @@ impl Discipline for Plug {
                 .and_then(|opt| PlugState::with_options(rules, opt, default_limit))
                 .map_err(|e| reject(extack, e))?,
         };
+        // In pass-through a packet that finds the queue empty leaves at
+        // once: the core may as well send it without queueing it.
+        sch.set_bypass(state.passes_through());
         Ok(Plug(state))
     }
 
+    #[inline]
     fn enqueue(&mut self, sch: &Qdisc<Self>, skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
         if self.0.admit(sch.backlog(), skb.len()) {
             sch.enqueue_tail(skb)
@@ -69,8 +73,9 @@ impl Discipline for Plug {
         }
     }
 
+    #[inline]
     fn dequeue(&mut self, sch: &Qdisc<Self>) -> Option<SkBuff> {
-        if !self.0.take_credit(sch.queued() == 0) {
+        if !self.0.take_credit(sch.is_empty()) {
             return None;
         }
         sch.dequeue_head()
@@ -80,7 +85,11 @@ impl Discipline for Plug {
         let command = Options::parse(options)
             .and_then(|opt| opt.command())
             .map_err(|e| reject(extack, e))?;
-        if self.0.apply(command, sch.queued()) == Wake::Queue {
+        let wake = self.0.apply(command, sch.queued());
+        // Off before a buffering plug sees its next packet: the core tests
+        // the flag under the lock held here.
+        sch.set_bypass(self.0.passes_through());
+        if wake == Wake::Queue {
             sch.schedule();
         }
         Ok(())

@@ -22,25 +22,9 @@ bool sch_plug_c_quirks(void)
 	return READ_ONCE(c_quirks);
 }
 
-int sch_plug_qdisc_enqueue_tail(struct sk_buff *skb, struct Qdisc *sch)
-{
-	return qdisc_enqueue_tail(skb, sch);
-}
-
-struct sk_buff *sch_plug_qdisc_dequeue_head(struct Qdisc *sch)
-{
-	return qdisc_dequeue_head(sch);
-}
-
 struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch)
 {
 	return qdisc_peek_dequeued(sch);
-}
-
-int sch_plug_qdisc_drop(struct sk_buff *skb, struct Qdisc *sch,
-			struct sk_buff **to_free)
-{
-	return qdisc_drop(skb, sch, to_free);
 }
 
 void sch_plug_qdisc_reset_queue(struct Qdisc *sch)

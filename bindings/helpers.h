@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Out-of-line wrappers for the static inline qdisc helpers that the Rust
- * side calls. Each one only forwards to the kernel function of the same
- * name, so that the Rust module keeps the exact accounting (qstats, bstats,
- * backlog) of the C disciplines.
+ * Out-of-line wrappers for the static inline kernel functions that the Rust
+ * side calls off the data path. Each one only forwards to the kernel
+ * function of the same name. The per-packet operations (enqueue at the
+ * tail, dequeue at the head, drop, with their qstats/bstats accounting)
+ * are written in Rust in qdisc/mod.rs, so that they are inlined.
  */
 #ifndef SCH_PLUG_HELPERS_H
 #define SCH_PLUG_HELPERS_H
@@ -15,11 +16,7 @@ struct sk_buff;
 struct netlink_ext_ack;
 struct gnet_dump;
 
-int sch_plug_qdisc_enqueue_tail(struct sk_buff *skb, struct Qdisc *sch);
-struct sk_buff *sch_plug_qdisc_dequeue_head(struct Qdisc *sch);
 struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch);
-int sch_plug_qdisc_drop(struct sk_buff *skb, struct Qdisc *sch,
-			struct sk_buff **to_free);
 void sch_plug_qdisc_reset_queue(struct Qdisc *sch);
 void sch_plug_sch_tree_lock(struct Qdisc *sch);
 void sch_plug_sch_tree_unlock(struct Qdisc *sch);

@@ -19,7 +19,11 @@ mod skb;
 pub(crate) use registration::Registration;
 pub(crate) use skb::{SkBuff, ToFree};
 
-use core::{marker::PhantomData, mem::MaybeUninit};
+use core::{
+    marker::PhantomData,
+    mem::MaybeUninit,
+    sync::atomic::{AtomicI64, Ordering},
+};
 use kernel::{prelude::*, types::Opaque};
 
 // `kernel::error::code` of 6.12 has no `EMSGSIZE`: "message too long", what a
@@ -206,12 +210,43 @@ impl<T: Discipline> Qdisc<T> {
         unsafe { (*self.as_raw()).qstats.backlog }
     }
 
+    /// Whether no packet waits in the queue (`sch->q` is empty; a packet a
+    /// parent's peek parked does not count).
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        // SAFETY: The qdisc is valid and locked (type invariant).
+        unsafe { (*self.as_raw()).q.head.is_null() }
+    }
+
+    // The data path below is `qdisc_enqueue_tail()`, `qdisc_dequeue_head()`
+    // and `qdisc_drop()` of <net/sch_generic.h>, written out in Rust so that
+    // it is inlined into the discipline as the C disciplines get it: through
+    // out-of-line C helpers a packet paid two more calls. Counters wrap as
+    // they do in C.
+
     /// Queues `skb` at the tail and accounts its bytes (`qdisc_enqueue_tail`).
     #[inline]
     pub(crate) fn enqueue_tail(&self, skb: SkBuff) -> NetXmit {
-        // SAFETY: The qdisc is valid and locked (type invariant); the queue
-        // takes over the buffer we own.
-        unsafe { bindings::sch_plug_qdisc_enqueue_tail(skb.into_raw(), self.as_raw()) };
+        let len = skb.pkt_len();
+        let skb = skb.into_raw();
+        let sch = self.as_raw();
+        // SAFETY: The qdisc is valid and locked (type invariant), so its
+        // queue and counters are ours to update; `skb` was ours and is on no
+        // list, so the queue can take it over and link it. The tail, when
+        // there is one, is a buffer on this queue.
+        unsafe {
+            let q = core::ptr::addr_of_mut!((*sch).q);
+            *skb::next(skb) = core::ptr::null_mut();
+            let tail = (*q).tail;
+            if tail.is_null() {
+                (*q).head = skb;
+            } else {
+                *skb::next(tail) = skb;
+            }
+            (*q).tail = skb;
+            (*q).qlen = (*q).qlen.wrapping_add(1);
+            (*sch).qstats.backlog = (*sch).qstats.backlog.wrapping_add(len);
+        }
         NetXmit::Success
     }
 
@@ -219,21 +254,66 @@ impl<T: Discipline> Qdisc<T> {
     /// (`qdisc_dequeue_head`).
     #[inline]
     pub(crate) fn dequeue_head(&self) -> Option<SkBuff> {
-        // SAFETY: The qdisc is valid and locked (type invariant).
-        let skb = unsafe { bindings::sch_plug_qdisc_dequeue_head(self.as_raw()) };
-        // SAFETY: A non-null buffer unlinked from the queue is ours now.
-        (!skb.is_null()).then(|| unsafe { SkBuff::from_raw(skb) })
+        let sch = self.as_raw();
+        // SAFETY: The qdisc is valid and locked (type invariant); the head,
+        // if any, is a buffer on its queue, which we unlink.
+        let skb = unsafe {
+            let q = core::ptr::addr_of_mut!((*sch).q);
+            let skb = (*q).head;
+            if skb.is_null() {
+                return None;
+            }
+            let next = skb::next(skb);
+            (*q).head = *next;
+            if (*q).head.is_null() {
+                (*q).tail = core::ptr::null_mut();
+            }
+            *next = core::ptr::null_mut();
+            (*q).qlen = (*q).qlen.wrapping_sub(1);
+            // SAFETY: Unlinked above: the buffer is ours now.
+            SkBuff::from_raw(skb)
+        };
+        let len = skb.pkt_len();
+        // SAFETY: As above, the counters are ours to update.
+        unsafe {
+            (*sch).qstats.backlog = (*sch).qstats.backlog.wrapping_sub(len);
+            let bstats = core::ptr::addr_of_mut!((*sch).bstats);
+            stats_add(core::ptr::addr_of_mut!((*bstats).bytes), len.into());
+            stats_add(
+                core::ptr::addr_of_mut!((*bstats).packets),
+                skb.segs().into(),
+            );
+        }
+        Some(skb)
     }
 
     /// Drops `skb`, counting it in the qdisc's drops; the core frees it
     /// after releasing the lock (`qdisc_drop`).
     #[inline]
     pub(crate) fn drop(&self, skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
-        // SAFETY: The qdisc is valid and locked (type invariant), `to_free`
-        // is the running enqueue's list (its type invariant), and the list
-        // takes over the buffer we own.
-        unsafe { bindings::sch_plug_qdisc_drop(skb.into_raw(), self.as_raw(), to_free.as_raw()) };
+        to_free.push(skb);
+        // SAFETY: The qdisc is valid and locked (type invariant).
+        unsafe {
+            let qstats = core::ptr::addr_of_mut!((*self.as_raw()).qstats);
+            (*qstats).drops = (*qstats).drops.wrapping_add(1);
+        }
         NetXmit::Drop
+    }
+
+    /// Lets the core send a packet straight to the device when the queue is
+    /// empty and the qdisc idle, without calling enqueue and dequeue
+    /// (`TCQ_F_CAN_BYPASS`, which the work-conserving FIFOs set). Only for
+    /// a discipline that would have sent such a packet at once: one that
+    /// may hold packets must switch it off first. The core tests the flag
+    /// under the root lock, so it takes effect for the next packet.
+    pub(crate) fn set_bypass(&self, on: bool) {
+        let bit = bindings::TCQ_F_CAN_BYPASS;
+        // SAFETY: The qdisc is valid and locked, or not yet visible (type
+        // invariant): the flags are ours to write.
+        unsafe {
+            let flags = core::ptr::addr_of_mut!((*self.as_raw()).flags);
+            *flags = if on { *flags | bit } else { *flags & !bit };
+        }
     }
 
     /// Asks the stack to run this qdisc's device queue soon, so that packets
@@ -255,6 +335,25 @@ impl<T: Discipline> Qdisc<T> {
         // SAFETY: The qdisc is valid, so is its device.
         unsafe { bindings::sch_plug_psched_mtu(self.as_raw()) }
     }
+}
+
+/// Adds `n` to a byte or packet counter of the qdisc's `bstats`
+/// (`u64_stats_add()`).
+///
+/// # Safety
+///
+/// `counter` is a counter of a locked qdisc: only the lock holder writes it.
+/// Readers (the stats dump) read it locklessly, which on 64-bit kernels is
+/// a plain read (`local64_read()`): relaxed atomic loads and stores keep
+/// that defined in Rust and still compile to a plain load and store.
+#[inline]
+unsafe fn stats_add(counter: *mut bindings::u64_stats_t, n: u64) {
+    // SAFETY: `u64_stats_t` on 64-bit is one aligned `s64` (`local64_t`);
+    // the caller guarantees it is valid for the lifetime of this call.
+    let counter = unsafe { AtomicI64::from_ptr(core::ptr::addr_of_mut!((*counter).v.a.a.counter)) };
+    // `as`: the counter is a `u64` that C keeps in an `s64`; both wrap.
+    let value = counter.load(Ordering::Relaxed).wrapping_add(n as i64);
+    counter.store(value, Ordering::Relaxed);
 }
 
 /// The extended-ack of a netlink request: where an error message for the

@@ -49,6 +49,60 @@ impl SkBuff {
         // so nothing writes `len` concurrently.
         unsafe { (*self.0.as_ptr()).len }
     }
+
+    /// The length the qdisc layer accounts for the packet in backlogs and
+    /// byte counters (`qdisc_pkt_len()`): set by the core before the
+    /// packet reaches a qdisc, and kept in `skb->cb` while it is queued.
+    #[inline]
+    pub(crate) fn pkt_len(&self) -> u32 {
+        // SAFETY: The buffer is valid and ours (type invariant); this only
+        // computes a field address.
+        let cb = unsafe { core::ptr::addr_of!((*self.0.as_ptr()).cb) };
+        let cb = cb.cast::<bindings::qdisc_skb_cb>();
+        // SAFETY: A buffer a qdisc handles carries a `struct qdisc_skb_cb` at
+        // the start of its control buffer (`qdisc_skb_cb()`), which is large
+        // and aligned enough for it (48 bytes, 8-byte aligned).
+        unsafe { (*cb).__bindgen_anon_1.pkt_len }
+    }
+
+    /// How many packets the buffer counts for in packet counters: its GSO
+    /// segments for a GSO buffer, else 1 (what `bstats_update()` adds).
+    #[inline]
+    pub(crate) fn segs(&self) -> u32 {
+        let skb = self.0.as_ptr();
+        // SAFETY: The buffer is valid and ours (type invariant), so its
+        // shared info lies at `head + end` (`skb_shinfo()`; `end` is an
+        // offset on 64-bit, `NET_SKBUFF_DATA_USES_OFFSET`).
+        let shinfo = unsafe {
+            (*skb)
+                .head
+                .add((*skb).end as usize)
+                .cast::<bindings::skb_shared_info>()
+        };
+        // SAFETY: `shinfo` points to the buffer's valid shared info.
+        let (gso_size, gso_segs) = unsafe { ((*shinfo).gso_size, (*shinfo).gso_segs) };
+        if gso_size != 0 {
+            u32::from(gso_segs)
+        } else {
+            1
+        }
+    }
+}
+
+// `skb_shinfo()` above relies on `end` being an offset from `head`.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("the qdisc layer reads sk_buff ends and u64 stats as 64-bit kernels lay them out");
+
+/// The list link of a buffer (`skb->next`), which links queued buffers.
+///
+/// # Safety
+///
+/// `skb` is a valid buffer whose link the caller may write: it owns the
+/// buffer, or holds the lock of the list the buffer is on.
+#[inline]
+pub(super) unsafe fn next(skb: *mut bindings::sk_buff) -> *mut *mut bindings::sk_buff {
+    // SAFETY: `skb` is valid (caller); this only computes a field address.
+    unsafe { core::ptr::addr_of_mut!((*skb).__bindgen_anon_1.__bindgen_anon_1.next) }
 }
 
 impl Drop for SkBuff {
@@ -77,7 +131,17 @@ impl ToFree {
         Self(to_free)
     }
 
-    pub(crate) fn as_raw(&mut self) -> *mut *mut bindings::sk_buff {
-        self.0
+    /// Adds `skb` to the list (`__qdisc_drop()`); the core frees the list
+    /// once it has released the qdisc lock.
+    #[inline]
+    pub(crate) fn push(&mut self, skb: SkBuff) {
+        let skb = skb.into_raw();
+        // SAFETY: `self.0` is the running enqueue's list head (type
+        // invariant), which only that enqueue touches; `skb` was ours, so
+        // its link is ours to write, and the list takes the buffer over.
+        unsafe {
+            *next(skb) = *self.0;
+            *self.0 = skb;
+        }
     }
 }

@@ -24,18 +24,20 @@ noq = mean.get(("noqueue", "-"))
 
 rows = []  # (label, ns, unit, over noqueue, ours/C)
 for name, label in (("noqueue", "noqueue (no qdisc)"), ("pfifo", "pfifo"),
-                    ("bfifo", "bfifo limit 1000")):
+                    ("bfifo", "bfifo limit 1000"),
+                    ("leaf-bfifo", "prio, bfifo limit 1000 leaf")):
     if (name, "-") in mean:
         v = mean[(name, "-")]
         rows.append((f"pass-through: {label}", v, "ns/packet", v - noq, None))
 for row, label in (("plug-pass-through", "pass-through: plug release_indefinite"),
+                   ("leaf-plug-pass-through", "pass-through: prio, plug leaf release_indefinite"),
                    ("buffered-enqueue", "buffered enqueue (plugged)"),
                    ("drain", "drain after release (100,000 buffered)"),
                    ("control", "control: tc -batch block/release_indefinite")):
     c, r = mean.get((row, "c")), mean.get((row, "rust"))
     if c is None or r is None:
         continue
-    over = row == "plug-pass-through"
+    over = row.endswith("pass-through")
     rows.append((f"{label}, C", c, units[row], c - noq if over else None, None))
     rows.append((f"{label}, ours", r, units[row], r - noq if over else None, r / c))
 

@@ -15,8 +15,7 @@ CTRL=${BENCH_CTRL:-10000}      # tc -batch lines per control-path run
 PG=/proc/net/pktgen
 
 fail() { echo "BENCH-ERROR $*"; exit 1; }
-# Guest time in ns, from a builtin: no exec inside a timed region.
-now() { local t=${EPOCHREALTIME/./}; echo "${t}000"; }
+# Guest time: ${EPOCHREALTIME/./} is µs, from a builtin (no exec, no fork).
 
 # Under -icount, guest time is deterministic only while the guest does no
 # I/O with the host: every page read from the 9p root waits on host time.
@@ -35,7 +34,9 @@ ip link add dummy0 type dummy
 ip link set dummy0 up
 echo "add_device dummy0" >$PG/kpktgend_0
 
-# pktgen <count> <shared: yes|no>: one run; prints guest ns per packet.
+# pktgen <count> <shared: yes|no>: one run. Sets NS (guest ns per packet)
+# and SENT (packets the root qdisc counted as sent). Runs in this shell, not
+# in a $(...) subshell, so that both reach the caller.
 pktgen() {
 	local f=$PG/dummy0 sent0 sent1
 	for cmd in "count $1" "pkt_size 60" "clone_skb 0" "xmit_mode queue_xmit" \
@@ -54,8 +55,8 @@ pktgen() {
 	[ "$errors" = 0 ] || fail "pktgen errors: $errors"
 	[[ $res =~ Result:\ OK:\ ([0-9]+)\( ]] || fail "pktgen result: $res"
 	usec=${BASH_REMATCH[1]}
-	CHECK_SENT=$((sent1 - sent0))
-	echo $((usec * 1000 / $1))
+	SENT=$((sent1 - sent0))
+	NS=$((usec * 1000 / $1))
 }
 # Packets the root qdisc sent (0 for noqueue).
 tc_sent() {
@@ -66,16 +67,34 @@ tc_sent() {
 root() { tc qdisc del dev dummy0 root 2>/dev/null; [ $# = 0 ] || tc qdisc add dev dummy0 root "$@"; }
 load() { rmmod sch_plug 2>/dev/null; if [ "$1" = c ]; then insmod "$C_PLUG_KO"; else insmod "$SCH_PLUG_KO"; fi; }
 
-# pass <row> <impl> <qdisc args|-> : one discarded run, then RUNS measured.
+# setup root|leaf [qdisc args]: the qdisc under test as the root of dummy0,
+# or as the leaf of a prio root's band 1 (where packets of priority 0 go),
+# where the core cannot send past it. A plug is put in release_indefinite
+# by a change (the C plug ignores the action given at creation).
+setup() {
+	local where=$1 at
+	shift
+	root
+	if [ "$where" = root ]; then
+		at="root handle 1:"
+	else
+		tc qdisc add dev dummy0 root handle 1: prio
+		at="parent 1:2 handle 20:"
+	fi
+	[ $# = 0 ] || tc qdisc add dev dummy0 $at "$@"
+	[ "${1:-}" != plug ] || tc qdisc change dev dummy0 $at plug release_indefinite
+}
+
+# pass <row> <impl> <setup args>: one discarded run, then RUNS measured.
 pass() {
-	local row=$1 impl=$2; shift 2
-	root "$@"
-	[ "$impl" = c ] || [ "$impl" = rust ] && tc qdisc change dev dummy0 root plug release_indefinite
-	pktgen "$COUNT" yes >/dev/null
+	local row=$1 impl=$2
+	shift 2
+	setup "$@"
+	pktgen "$COUNT" yes
 	for _ in $(seq "$RUNS"); do
-		ns=$(pktgen "$COUNT" yes) || fail "$ns"
-		if [ $# -gt 0 ] && [ "$CHECK_SENT" != "$COUNT" ]; then fail "$row $impl: qdisc sent $CHECK_SENT of $COUNT"; fi
-		echo "RESULT $row $impl $ns ns/packet"
+		pktgen "$COUNT" yes
+		if [ $# -gt 1 ] && [ "$SENT" != "$COUNT" ]; then fail "$row $impl: qdisc sent $SENT of $COUNT"; fi
+		echo "RESULT $row $impl $NS ns/packet"
 	done
 	root
 }
@@ -85,30 +104,54 @@ buffered() {
 	local impl=$1
 	for i in 0 $(seq "$RUNS"); do
 		root plug limit 100000000
-		ns=$(pktgen "$BUF" no) || fail "$ns"
+		pktgen "$BUF" no
 		[[ $(tc -s qdisc show dev dummy0 root) =~ backlog\ [0-9]+b\ ([0-9]+)p ]]
 		[ "${BASH_REMATCH[1]}" = "$BUF" ] || fail "buffered $impl: backlog ${BASH_REMATCH[1]} of $BUF"
-		[ "$i" = 0 ] || echo "RESULT buffered-enqueue $impl $ns ns/packet"
+		[ "$i" = 0 ] || echo "RESULT buffered-enqueue $impl $NS ns/packet"
 	done
 	root
 }
 
-# Drain: buffer DRAIN packets, release, time until the device sent them all.
-drain() {
-	local impl=$1 tx0 t0 t1 target
-	for i in 0 $(seq "$RUNS"); do
-		root plug limit 100000000
-		pktgen "$DRAIN" no >/dev/null || fail "drain fill"
-		tc qdisc change dev dummy0 root plug block
-		tx0=$(</sys/class/net/dummy0/statistics/tx_packets)
-		target=$((tx0 + DRAIN))
-		t0=$(now)
-		"${TCFAST[@]}" qdisc change dev dummy0 root plug release
-		# Busy-wait with builtins only (sysfs is guest memory, not 9p).
-		while read -r tx </sys/class/net/dummy0/statistics/tx_packets && [ "$tx" -lt "$target" ]; do :; done
-		t1=$(now)
-		[ "$i" = 0 ] || echo "RESULT drain $impl $(((t1 - t0) / DRAIN)) ns/packet"
+# release <n>: buffer n packets in a blocked plug, then time a
+# `tc qdisc change … release` until dummy0 sent them all. Sets T (guest ns).
+#
+# With a tx quota above n (net.core.dev_weight), the whole drain is one
+# qdisc run, in softirq context where nothing preempts it: in the caller's
+# context when the release schedules the queue with bottom halves off (ours,
+# under the tree lock), else in ksoftirqd or on the next interrupt's exit
+# (C). Until then this shell sleeps in 10 µs steps instead of spinning, so
+# that it never holds the CPU the drain needs: the time is the work done,
+# whoever runs it.
+release() {
+	local n=$1 tx0 tx t0 t1
+	root plug limit 100000000
+	[ "$n" = 0 ] || pktgen "$n" no
+	tc qdisc change dev dummy0 root plug block
+	tx0=$(</sys/class/net/dummy0/statistics/tx_packets)
+	t0=${EPOCHREALTIME/./}
+	"${TCFAST[@]}" qdisc change dev dummy0 root plug release
+	# Builtins only (sysfs is guest memory, not 9p; fd 9 a FIFO no one writes).
+	while read -r tx </sys/class/net/dummy0/statistics/tx_packets && [ "$tx" -lt $((tx0 + n)) ]; do
+		read -r -t 0.00001 -u 9 _
 	done
+	t1=${EPOCHREALTIME/./}
+	[ "$tx" = $((tx0 + n)) ] || fail "drain: sent $((tx - tx0)) of $n"
+	T=$(((t1 - t0) * 1000))
+}
+
+# Drain: the release of DRAIN packets minus that of none (the tc process),
+# per packet.
+drain() {
+	local impl=$1 weight empty
+	weight=$(</proc/sys/net/core/dev_weight)
+	echo $((DRAIN * 2)) >/proc/sys/net/core/dev_weight
+	for i in 0 $(seq "$RUNS"); do
+		release 0
+		empty=$T
+		release "$DRAIN"
+		[ "$i" = 0 ] || echo "RESULT drain $impl $(((T - empty) / DRAIN)) ns/packet"
+	done
+	echo "$weight" >/proc/sys/net/core/dev_weight
 	root
 }
 
@@ -121,21 +164,26 @@ control() {
 	done >/tmp/ctrl.batch
 	for i in 0 $(seq "$RUNS"); do
 		root plug
-		t0=$(now)
+		t0=${EPOCHREALTIME/./}
 		"${TCFAST[@]}" -batch /tmp/ctrl.batch || fail "tc -batch"
-		t1=$(now)
-		[ "$i" = 0 ] || echo "RESULT control $impl $(((t1 - t0) / CTRL)) ns/op"
+		t1=${EPOCHREALTIME/./}
+		[ "$i" = 0 ] || echo "RESULT control $impl $(((t1 - t0) * 1000 / CTRL)) ns/op"
 	done
 	root
 }
 
-pass noqueue -
-pass pfifo - pfifo
-pass bfifo - bfifo limit 1000
+mkfifo /tmp/bench.fifo
+exec 9<>/tmp/bench.fifo
+
+pass noqueue - root
+pass pfifo - root pfifo
+pass bfifo - root bfifo limit 1000
+pass leaf-bfifo - leaf bfifo limit 1000
 # ABBA: C, ours, ours, C; a discarded warm-up after each load.
 for impl in c rust rust c; do
 	load "$impl"
-	pass plug-pass-through "$impl" plug
+	pass plug-pass-through "$impl" root plug
+	pass leaf-plug-pass-through "$impl" leaf plug
 	buffered "$impl"
 	drain "$impl"
 	control "$impl"

@@ -2,7 +2,7 @@
 # Our plug on a veth with real UDP traffic: held while plugged, released per
 # epoch in order, pass-through, byte limit with drops, rejected bad input.
 . "$TOP/tests/lib.sh"
-ktap_plan 18
+ktap_plan 19
 load_ours
 setup_pair
 start_receiver
@@ -30,6 +30,9 @@ wait_rx 6
 send 3 c
 wait_rx 9
 check_eq "release_indefinite flushes and passes through" "a 0 a 1 a 2 a 3 b 0 b 1 c 0 c 1 c 2" "$(rx_lines)"
+# In pass-through an empty plug lets the core send past it
+# (TCQ_F_CAN_BYPASS); the core still counts those packets as the plug's.
+check_eq "Sent counts the packets passed through" 9 "$(qstat snd v0 packets)"
 
 # Byte limit: room for two packets; the third is dropped and counted.
 ns change dev v0 root plug block
