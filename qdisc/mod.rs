@@ -195,8 +195,7 @@ impl<T: Discipline> Qdisc<T> {
     /// one a parent's peek may have parked in `gso_skb`.
     #[inline]
     pub(crate) fn queued(&self) -> u32 {
-        // Read in Rust rather than through a C helper: this runs for every
-        // dequeue. `qdisc_peek_dequeued` counts a parked packet in both.
+        // `qdisc_peek_dequeued` counts a parked packet in both.
         // SAFETY: The qdisc is valid and locked (type invariant).
         let (qlen, parked) = unsafe { ((*self.as_raw()).q.qlen, (*self.as_raw()).gso_skb.qlen) };
         qlen.saturating_sub(parked)

@@ -4,6 +4,7 @@ pyroute2. Each command's effect is checked with real packets and the plug's
 counters, not by its exit status alone. Prints KTAP. Runs inside the guest
 with our module loaded and tests/lib.sh setup_pair's namespaces.
 """
+import struct
 import subprocess
 import sys
 
@@ -116,6 +117,16 @@ ipr.tc("change", "plug", index=v0, handle=0x10000, action="TCQ_PLUG_BUFFER")
 ipr.tc("change", "plug", index=v0, handle=0x10000, action="TCQ_PLUG_LIMIT", limit=100)
 send(3)
 check("pyroute2 change TCQ_PLUG_LIMIT limit=100: two held, one dropped", (2, 1, base + 4), state()[:3])
+# pyroute2 reads the dump: TCA_OPTIONS through its plug module, TCA_XSTATS
+# as hex (struct tc_plug_xstats, README.md).
+dump = [m for m in ipr.get_qdiscs(index=v0) if m.get_attr("TCA_KIND") == "plug"]
+opts = dump[0].get_attr("TCA_OPTIONS") if dump else None
+check("pyroute2 dump: TCA_OPTIONS decodes as {TCQ_PLUG_LIMIT, limit 100}", (3, 100),
+      (opts["action"], opts["limit"]) if opts else None)
+xstats = dump[0].get_attr("TCA_XSTATS") if dump else None
+check("pyroute2 dump: TCA_XSTATS = limit 100, buffering, 2 in the open epoch, "
+      "1 closed empty epoch, no credits, default rules", (100, 0, 2, 1, 0, 0, 0),
+      struct.unpack("=7I", bytes.fromhex(xstats.replace(":", ""))) if xstats else None)
 ipr.tc("del", index=v0, handle=0x10000, root=True)
 check("pyroute2 del: plug gone", True, (rtnl.stats(v0) or {}).get("kind") != "plug")
 ipr.close()

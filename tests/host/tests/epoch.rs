@@ -192,3 +192,36 @@ fn d4_pass_through_residue_leaves_on_buffer() {
         assert_eq!(q.drain(&mut p), residue_leaves, "{rules:?}");
     }
 }
+
+#[test]
+fn pass_through_is_indefinite_and_leaves_no_count_behind() {
+    for rules in [Rules::C, Rules::Commit] {
+        let mut p = PlugState::new(rules, u32::MAX);
+        let mut q = Queue::default();
+        let _ = q.cmd(&mut p, Command::ReleaseIndefinite);
+        assert!(p.passes_through());
+        // Far more packets than any credit count a release could give.
+        for _ in 0..100_000 {
+            q.enqueue(&mut p, 1, 1);
+            assert_eq!(q.drain(&mut p), 1, "{rules:?}");
+        }
+        // Acks in pass-through add nothing, and the stats show no credits
+        // and no open epoch.
+        let _ = q.cmd(&mut p, Command::ReleaseOne);
+        let st = p.stats();
+        assert_eq!((st.pass_through, st.current_epoch, st.release_credits), (1, 0, 0));
+        // BUFFER closes an empty epoch: pass-through packets were in none.
+        let _ = q.cmd(&mut p, Command::Buffer);
+        assert!(!p.passes_through());
+        let st = p.stats();
+        assert_eq!(
+            (st.current_epoch, st.closed_epochs, st.closed_packets, st.release_credits),
+            (0, 1, 0, 0),
+            "{rules:?}"
+        );
+        q.enqueue(&mut p, 3, 1);
+        assert_eq!(q.drain(&mut p), 0, "{rules:?}: nothing leaves before its ack");
+        let _ = q.cmd(&mut p, Command::ReleaseOne);
+        assert_eq!(q.drain(&mut p), 0, "{rules:?}: the first ack is the empty epoch's");
+    }
+}
