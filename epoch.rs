@@ -339,19 +339,24 @@ impl PlugState {
         true
     }
 
-    /// Whether the head of the queue may leave now; in buffering mode this
-    /// spends one release credit.
+    /// A dequeue: takes the head of the queue with `dequeue` if the plug
+    /// lets a packet leave now, spending one release credit for it.
     ///
-    /// The C rules spend a credit even when the queue is empty; the
-    /// default rules spend none then. In pass-through the credits are
-    /// [`INDEFINITE`]: one test answers a buffering plug with nothing
-    /// released, the per-packet case while plugged.
-    pub fn take_credit(&mut self, queue_empty: bool) -> bool {
-        if self.release_credits == 0 || (queue_empty && self.rules == Rules::Commit) {
-            return false;
+    /// The C rules spend the credit even when the queue turns out empty;
+    /// the default rules spend none then. In pass-through the credits are
+    /// [`INDEFINITE`], so a single test answers every case; it is first so
+    /// that a buffering plug with nothing released, the per-packet case while
+    /// plugged, costs only that test.
+    #[inline]
+    pub fn release<P>(&mut self, dequeue: impl FnOnce() -> Option<P>) -> Option<P> {
+        if self.release_credits == 0 {
+            return None;
         }
-        self.release_credits -= 1;
-        true
+        let packet = dequeue();
+        if packet.is_some() || self.rules == Rules::C {
+            self.release_credits -= 1;
+        }
+        packet
     }
 
     /// Leaves pass-through mode (`BUFFER`): its count of packets, which

@@ -75,10 +75,7 @@ impl Discipline for Plug {
 
     #[inline]
     fn dequeue(&mut self, sch: &Qdisc<Self>) -> Option<SkBuff> {
-        if !self.0.take_credit(sch.is_empty()) {
-            return None;
-        }
-        sch.dequeue_head()
+        self.0.release(|| sch.dequeue_head())
     }
 
     fn change(&mut self, sch: &Qdisc<Self>, options: &[u8], extack: &mut ExtAck) -> Result {

@@ -209,14 +209,6 @@ impl<T: Discipline> Qdisc<T> {
         unsafe { (*self.as_raw()).qstats.backlog }
     }
 
-    /// Whether no packet waits in the queue (`sch->q` is empty; a packet a
-    /// parent's peek parked does not count).
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        // SAFETY: The qdisc is valid and locked (type invariant).
-        unsafe { (*self.as_raw()).q.head.is_null() }
-    }
-
     // The data path below is `qdisc_enqueue_tail()`, `qdisc_dequeue_head()`
     // and `qdisc_drop()` of <net/sch_generic.h>, written out in Rust so that
     // it is inlined into the discipline as the C disciplines get it: through

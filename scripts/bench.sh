@@ -12,7 +12,7 @@ ko=$("$TOP/scripts/build-module.sh" perf)
 out=$CACHE/bench
 mkdir -p "$out"
 log "booting the perf kernel with instruction counting (about 10 minutes)"
-# BENCH_* variables (counts, runs) reach the guest through the environment.
+# BENCH_* variables (counts, runs, cycles) reach the guest through the environment.
 export BENCH_COUNT=${BENCH_COUNT:-} BENCH_RUNS=${BENCH_RUNS:-}
 set +e
 KDIR=$kdir "$TOP/scripts/guest.sh" --timeout 2400 --cpus 1 --ko "$ko" \

@@ -12,6 +12,7 @@ RUNS=${BENCH_RUNS:-3}          # measured runs per module load (after one discar
 BUF=${BENCH_BUF:-20000}        # packets per buffered-enqueue run
 DRAIN=${BENCH_DRAIN:-100000}   # packets per drain run
 CTRL=${BENCH_CTRL:-10000}      # tc -batch lines per control-path run
+CYCLES=${BENCH_CYCLES:-2}      # ABBA cycles of module loads
 PG=/proc/net/pktgen
 
 fail() { echo "BENCH-ERROR $*"; exit 1; }
@@ -179,8 +180,12 @@ pass noqueue - root
 pass pfifo - root pfifo
 pass bfifo - root bfifo limit 1000
 pass leaf-bfifo - leaf bfifo limit 1000
-# ABBA: C, ours, ours, C; a discarded warm-up after each load.
-for impl in c rust rust c; do
+# ABBA, CYCLES times (C, ours, ours, C, …); a discarded warm-up after each
+# load. A row can come out a few ns apart from one module load to the next
+# (see BENCHMARKS.md), so each module is loaded 2 × CYCLES times.
+order=()
+for ((i = 0; i < CYCLES; i++)); do order+=(c rust rust c); done
+for impl in "${order[@]}"; do
 	load "$impl"
 	pass plug-pass-through "$impl" root plug
 	pass leaf-plug-pass-through "$impl" leaf plug

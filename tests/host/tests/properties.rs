@@ -88,10 +88,7 @@ impl Sim {
 
     /// One dequeue attempt, checking what leaves.
     fn dequeue(&mut self) -> Result<bool, TestCaseError> {
-        if !self.plug.take_credit(self.queue.is_empty()) {
-            return Ok(false);
-        }
-        let Some(p) = self.queue.pop_front() else {
+        let Some(p) = self.plug.release(|| self.queue.pop_front()) else {
             return Ok(false);
         };
         prop_assert!(self.committed(&p), "packet {p:?} left before its epoch was released");
