@@ -311,11 +311,13 @@ impl PlugState {
         self.limit
     }
 
-    /// Whether the plug passes packets through (`RELEASE_INDEFINITE`): it
-    /// then holds nothing, so a packet that finds the queue empty may skip
-    /// it.
-    pub const fn passes_through(&self) -> bool {
-        self.pass_through
+    /// Whether a packet that finds the queue empty may skip the plug and go
+    /// straight to the device, given that no packet is longer than
+    /// `max_packet` bytes: in pass-through it would leave at once anyway,
+    /// unless the limit is below its length, where the plug must drop it.
+    /// Never under the C rules, which stay exact.
+    pub fn may_bypass(&self, max_packet: u32) -> bool {
+        self.rules == Rules::Commit && self.pass_through && self.limit >= max_packet
     }
 
     /// Closes the open epoch: its packet count, saturated to 32 bits where

@@ -60,7 +60,7 @@ impl Discipline for Plug {
         };
         // In pass-through a packet that finds the queue empty leaves at
         // once: the core may as well send it without queueing it.
-        sch.set_bypass(state.passes_through());
+        sch.set_bypass(state.may_bypass(sch.max_packet_len()));
         Ok(Plug(state))
     }
 
@@ -85,7 +85,7 @@ impl Discipline for Plug {
         let wake = self.0.apply(command, sch.queued());
         // Off before a buffering plug sees its next packet: the core tests
         // the flag under the lock held here.
-        sch.set_bypass(self.0.passes_through());
+        sch.set_bypass(self.0.may_bypass(sch.max_packet_len()));
         if wake == Wake::Queue {
             sch.schedule();
         }

@@ -52,6 +52,11 @@ unsigned int sch_plug_psched_mtu(struct Qdisc *sch)
 	return psched_mtu(qdisc_dev(sch));
 }
 
+unsigned int sch_plug_max_packet_len(struct Qdisc *sch)
+{
+	return max3(GSO_MAX_SIZE, GRO_MAX_SIZE, psched_mtu(qdisc_dev(sch)));
+}
+
 void sch_plug_kfree_skb(struct sk_buff *skb)
 {
 	kfree_skb(skb);

@@ -22,6 +22,7 @@ void sch_plug_sch_tree_lock(struct Qdisc *sch);
 void sch_plug_sch_tree_unlock(struct Qdisc *sch);
 unsigned int sch_plug_dev_tx_queue_len(struct Qdisc *sch);
 unsigned int sch_plug_psched_mtu(struct Qdisc *sch);
+unsigned int sch_plug_max_packet_len(struct Qdisc *sch);
 void sch_plug_kfree_skb(struct sk_buff *skb);
 void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg);
 int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data);

@@ -321,6 +321,14 @@ impl<T: Discipline> Qdisc<T> {
         unsafe { bindings::sch_plug_dev_tx_queue_len(self.as_raw()) }
     }
 
+    /// An upper bound on the length of the packets the device can be handed
+    /// (`skb->len`): the largest GSO or GRO packet, or the MTU plus
+    /// link-layer header if that is more. The MTU can change later.
+    pub(crate) fn max_packet_len(&self) -> u32 {
+        // SAFETY: The qdisc is valid, so is its device.
+        unsafe { bindings::sch_plug_max_packet_len(self.as_raw()) }
+    }
+
     /// The device's MTU plus link-layer header (`psched_mtu`).
     pub(crate) fn dev_psched_mtu(&self) -> u32 {
         // SAFETY: The qdisc is valid, so is its device.

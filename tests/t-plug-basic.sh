@@ -2,7 +2,7 @@
 # Our plug on a veth with real UDP traffic: held while plugged, released per
 # epoch in order, pass-through, byte limit with drops, rejected bad input.
 . "$TOP/tests/lib.sh"
-ktap_plan 19
+ktap_plan 21
 load_ours
 setup_pair
 start_receiver
@@ -33,6 +33,14 @@ check_eq "release_indefinite flushes and passes through" "a 0 a 1 a 2 a 3 b 0 b 
 # In pass-through an empty plug lets the core send past it
 # (TCQ_F_CAN_BYPASS); the core still counts those packets as the plug's.
 check_eq "Sent counts the packets passed through" 9 "$(qstat snd v0 packets)"
+# ... but only while the limit fits any packet: in pass-through a packet
+# longer than the limit is still dropped, as in C.
+ns change dev v0 root plug limit 10
+send 2 x
+settle
+check_eq "pass-through, limit below the packet size: both dropped" 2 "$(qstat snd v0 drops)"
+check_eq "pass-through, limit below the packet size: nothing received" 9 "$(rx_count)"
+ns change dev v0 root plug limit 100000
 
 # Byte limit: room for two packets; the third is dropped and counted.
 ns change dev v0 root plug block
@@ -40,7 +48,7 @@ ns change dev v0 root plug limit $((2 * PKT + 10))
 send 3 d
 settle
 check_eq "limit: two packets fit" 2 "$(qstat snd v0 qlen)"
-check_eq "limit: third dropped and counted" 1 "$(qstat snd v0 drops)"
+check_eq "limit: third dropped and counted (2 before)" 3 "$(qstat snd v0 drops)"
 # Lowering the limit below the backlog trims nothing (as in C).
 ns change dev v0 root plug limit 10
 check_eq "lower limit trims nothing" 2 "$(qstat snd v0 qlen)"

@@ -198,7 +198,8 @@ fn pass_through_is_indefinite_and_leaves_no_count_behind() {
         let mut p = PlugState::new(rules, u32::MAX);
         let mut q = Queue::default();
         let _ = q.cmd(&mut p, Command::ReleaseIndefinite);
-        assert!(p.passes_through());
+        assert_eq!(p.stats().pass_through, 1);
+        assert!(p.may_bypass(1) == (rules == Rules::Commit), "{rules:?}");
         // Far more packets than any credit count a release could give.
         for _ in 0..100_000 {
             q.enqueue(&mut p, 1, 1);
@@ -211,7 +212,8 @@ fn pass_through_is_indefinite_and_leaves_no_count_behind() {
         assert_eq!((st.pass_through, st.current_epoch, st.release_credits), (1, 0, 0));
         // BUFFER closes an empty epoch: pass-through packets were in none.
         let _ = q.cmd(&mut p, Command::Buffer);
-        assert!(!p.passes_through());
+        assert_eq!(p.stats().pass_through, 0);
+        assert!(!p.may_bypass(1));
         let st = p.stats();
         assert_eq!(
             (st.current_epoch, st.closed_epochs, st.closed_packets, st.release_credits),
@@ -223,4 +225,20 @@ fn pass_through_is_indefinite_and_leaves_no_count_behind() {
         let _ = q.cmd(&mut p, Command::ReleaseOne);
         assert_eq!(q.drain(&mut p), 0, "{rules:?}: the first ack is the empty epoch's");
     }
+}
+
+#[test]
+fn bypass_only_where_the_plug_would_send_any_packet_at_once() {
+    let mut p = PlugState::new(Rules::Commit, 1000);
+    assert!(!p.may_bypass(1000), "buffering");
+    let _ = p.apply(Command::ReleaseIndefinite, 0);
+    assert!(p.may_bypass(1000));
+    // A packet longer than the limit must be dropped, as in C: no bypass.
+    assert!(!p.may_bypass(1001));
+    let _ = p.apply(Command::Limit(0), 0);
+    assert!(!p.may_bypass(1));
+    let _ = p.apply(Command::Limit(u32::MAX), 0);
+    assert!(p.may_bypass(u32::MAX));
+    let _ = p.apply(Command::Buffer, 0);
+    assert!(!p.may_bypass(1));
 }
