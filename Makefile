@@ -7,6 +7,8 @@
 #   make run        boot a guest, plug a veth, show packets held and released
 #   make check      host tests, module build, lint, the in-guest test suite
 #                   (TESTS="t-remus t-tdc" runs only those guest tests)
+#   make stress     the long reliability runs (1,000,000 fuzzed messages,
+#                   2-minute SMP runs, 300 module lifecycles); RELIABILITY.md
 #   make bench      C vs Rust plug on the qdisc path, perf kernel, QEMU -icount
 #   make fmt        rustfmt with the kernel's .rustfmt.toml
 #   make lint       rustfmt --check and CLIPPY=1, failing on any warning
@@ -35,7 +37,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) 
 
 RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs)
 
-.PHONY: all module prepare deps kernel run check bench test-host test-guest fmt lint clean
+.PHONY: all module prepare deps kernel run check stress bench test-host test-guest fmt lint clean
 
 all: module
 
@@ -69,6 +71,9 @@ run: module
 
 check: $(PREPARE)
 	@$(SCRIPTS)/check.sh $(FLAVOUR) $(TESTS)
+
+stress: $(PREPARE)
+	@$(SCRIPTS)/stress.sh $(FLAVOUR)
 
 bench:
 	@$(SCRIPTS)/bench.sh

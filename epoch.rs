@@ -137,9 +137,18 @@ pub enum Wake {
 struct ClosedEpoch {
     /// Packets of the epoch (of several, once merged at the bound).
     packets: u32,
-    /// `RELEASE_ONE`s still needed before the packets may leave.
+    /// `RELEASE_ONE`s still needed before the packets may leave;
+    /// [`UNCOUNTABLE_ACKS`] once more were needed than a `u32` counts.
     acks: u32,
 }
+
+/// The acknowledgements a merged epoch needs once 2^32 - 1 `BUFFER`s were
+/// merged into it (each merge adds one): more than can be counted, so no
+/// `RELEASE_ONE` releases it any more, only `RELEASE_INDEFINITE` does.
+/// Counting on would overflow (a panic with `CONFIG_RUST_OVERFLOW_CHECKS`,
+/// under RTNL and the tree lock), and saturating would let the epoch leave
+/// one acknowledgement too early.
+const UNCOUNTABLE_ACKS: u32 = u32::MAX;
 
 /// The closed epochs, oldest first, in a fixed ring.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,8 +179,10 @@ impl ClosedEpochs {
     fn push(&mut self, packets: u32) {
         if self.len == MAX_CLOSED_EPOCHS {
             let newest = &mut self.ring[(self.head + self.len - 1) % MAX_CLOSED_EPOCHS];
+            // Saturating packets release late, never early: the queue, held
+            // to a `u32` byte limit, never holds more than `u32::MAX`.
             newest.packets = newest.packets.saturating_add(packets);
-            newest.acks += 1;
+            newest.acks = newest.acks.saturating_add(1);
         } else {
             self.ring[(self.head + self.len) % MAX_CLOSED_EPOCHS] =
                 ClosedEpoch { packets, acks: 1 };
@@ -186,6 +197,10 @@ impl ClosedEpochs {
             return 0;
         }
         let oldest = &mut self.ring[self.head];
+        if oldest.acks == UNCOUNTABLE_ACKS {
+            return 0;
+        }
+        // Cannot wrap: an epoch in the ring needs at least one.
         oldest.acks -= 1;
         if oldest.acks > 0 {
             return 0;
@@ -267,6 +282,28 @@ pub struct PlugState {
     // dequeue's answer: the C rules here do without it.
 }
 
+/// The transmit queue length a device gets by default
+/// (`DEFAULT_TX_QUEUE_LEN` in `include/linux/netdevice.h`).
+pub const DEFAULT_TX_QUEUE_LEN: u32 = 1000;
+
+/// The limit of a plug created without one: a transmit queue's worth of
+/// full-size packets, `tx_queue_len` × `mtu` bytes (`mtu` including the
+/// link-layer header, `psched_mtu()`), saturating where C's product wraps.
+///
+/// The C rules take the product as it is, so a device with
+/// `txqueuelen 0` (a common setting on virtual devices) gets limit 0 and
+/// a plug that drops everything. The default rules count such a device
+/// as having the default queue length, [`DEFAULT_TX_QUEUE_LEN`], as the
+/// work-conserving FIFOs do not drop everything there either (`pfifo`
+/// uses at least one packet).
+pub fn default_limit(rules: Rules, tx_queue_len: u32, mtu: u32) -> u32 {
+    let packets = match (tx_queue_len, rules) {
+        (0, Rules::Commit) => DEFAULT_TX_QUEUE_LEN,
+        (n, _) => n,
+    };
+    packets.saturating_mul(mtu)
+}
+
 impl PlugState {
     /// A new plug: buffering, nothing counted.
     pub const fn new(rules: Rules, limit: u32) -> Self {
@@ -320,6 +357,12 @@ impl PlugState {
         self.rules == Rules::Commit && self.pass_through && self.limit >= max_packet
     }
 
+    /// Whether a packet enqueued now is held for an epoch, rather than
+    /// passed through.
+    pub fn holds(&self) -> bool {
+        !self.pass_through
+    }
+
     /// Closes the open epoch: its packet count, saturated to 32 bits where
     /// the C counter wraps (a saturated epoch is released late, never
     /// early).
@@ -336,8 +379,9 @@ impl PlugState {
         if u64::from(backlog) + u64::from(len) > u64::from(self.limit) {
             return false;
         }
-        // Cannot wrap (see the field); one increment in memory.
-        self.current_epoch = self.current_epoch.wrapping_add(1);
+        // Cannot reach the bound (see the field); saturating keeps even
+        // that unreachable state from wrapping to an empty epoch.
+        self.current_epoch = self.current_epoch.saturating_add(1);
         true
     }
 
@@ -463,6 +507,39 @@ impl PlugState {
                 saturate(self.release_credits)
             },
             c_quirks: u32::from(self.rules == Rules::C),
+        }
+    }
+}
+
+/// Host-only access to states that take billions of operations to reach,
+/// so that tests can start right at the bounds of every counter. Not part
+/// of the module: the kernel's Rust target has `target_os = "none"`.
+#[cfg(not(target_os = "none"))]
+pub mod bounds {
+    use super::{PlugState, MAX_CLOSED_EPOCHS};
+
+    impl PlugState {
+        /// Sets the count of packets of the open epoch.
+        pub fn set_current_epoch(&mut self, packets: u64) {
+            self.current_epoch = packets;
+        }
+
+        /// Sets the release credits.
+        pub fn set_release_credits(&mut self, credits: u64) {
+            self.release_credits = credits;
+        }
+
+        /// Fills the ring of closed epochs (one packet each, one ack
+        /// each), then sets the newest one's packets and acknowledgements.
+        pub fn fill_closed(&mut self, newest_packets: u32, newest_acks: u32) {
+            self.closed.clear();
+            for _ in 0..MAX_CLOSED_EPOCHS {
+                self.closed.push(1);
+            }
+            let newest = &mut self.closed.ring
+                [(self.closed.head + MAX_CLOSED_EPOCHS - 1) % MAX_CLOSED_EPOCHS];
+            newest.packets = newest_packets;
+            newest.acks = newest_acks;
         }
     }
 }

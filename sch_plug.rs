@@ -21,8 +21,10 @@
 
 #![deny(unsafe_code)]
 
-use crate::epoch::{OptError, Options, PlugState, Rules, Wake};
-use crate::qdisc::{params, Discipline, Dump, ExtAck, NetXmit, Qdisc, SkBuff, StatsDump, ToFree};
+use crate::epoch::{default_limit, OptError, Options, PlugState, Rules, Wake};
+use crate::qdisc::{
+    params, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff, StatsDump, ToFree,
+};
 use kernel::{c_str, prelude::*};
 
 /// One plug qdisc.
@@ -49,9 +51,7 @@ impl Discipline for Plug {
         } else {
             Rules::Commit
         };
-        // A device's worth of full-size packets. Saturating where the C
-        // product wraps (a wrapped limit would drop nearly everything).
-        let default_limit = sch.dev_tx_queue_len().saturating_mul(sch.dev_psched_mtu());
+        let default_limit = default_limit(rules, sch.dev_tx_queue_len(), sch.dev_psched_mtu());
         let state = match options {
             None => PlugState::new(rules, default_limit),
             Some(payload) => Options::parse(payload)
@@ -65,12 +65,27 @@ impl Discipline for Plug {
     }
 
     #[inline]
-    fn enqueue(&mut self, sch: &Qdisc<Self>, skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
-        if self.0.admit(sch.backlog(), skb.len()) {
-            sch.enqueue_tail(skb)
-        } else {
-            sch.drop(skb, to_free)
+    fn enqueue(&mut self, sch: &Qdisc<Self>, mut skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
+        if !self.0.admit(sch.backlog(), skb.len()) {
+            return sch.drop_packet(skb, to_free);
         }
+        // A held packet lets go of its socket: through the socket it
+        // would hold the sender's network namespace, and the namespace the
+        // device and this plug, so a namespace deleted while its packets
+        // wait for an acknowledgement would never be freed (nor the module
+        // unloaded). netem, whose delays end by themselves, only settles the
+        // send-buffer accounting and keeps a socket reference
+        // (`skb_orphan_partial`); a plug's hold ends only when userspace
+        // says so, so it lets go entirely (`skb_orphan`). The packet stays
+        // until released, or purged with its device when the namespace
+        // goes. The sender loses the send-buffer accounting of packets that
+        // the plug holds anyway, at most `limit` bytes; in pass-through,
+        // where backpressure (socket buffer, TCP small queues) paces a
+        // flow, packets keep their socket until the device is done.
+        if self.0.holds() {
+            skb.orphan();
+        }
+        sch.enqueue_tail(skb)
     }
 
     #[inline]
@@ -82,7 +97,13 @@ impl Discipline for Plug {
         let command = Options::parse(options)
             .and_then(|opt| opt.command())
             .map_err(|e| reject(extack, e))?;
+        let held = self.0.holds();
         let wake = self.0.apply(command, sch.queued());
+        if self.0.holds() && !held {
+            // Packets queued in pass-through may now wait (the C rules
+            // strand them, D4): none may keep a socket (see `enqueue`).
+            sch.orphan_queued();
+        }
         // Off before a buffering plug sees its next packet: the core tests
         // the flag under the lock held here.
         sch.set_bypass(self.0.may_bypass(sch.max_packet_len()));
@@ -90,6 +111,13 @@ impl Discipline for Plug {
             sch.schedule();
         }
         Ok(())
+    }
+
+    fn mtu_change(&mut self, sch: &Qdisc<Self>, change: MtuChange) {
+        // Bypass is on only while the limit fits the longest packet the
+        // device can get, which grows with the MTU: off before a packet of
+        // the new size can come, then decided again for the new MTU.
+        sch.set_bypass(change == MtuChange::Done && self.0.may_bypass(sch.max_packet_len()));
     }
 
     fn reset(&mut self) {

@@ -62,10 +62,25 @@ void sch_plug_kfree_skb(struct sk_buff *skb)
 	kfree_skb(skb);
 }
 
-/*
- * NL_SET_ERR_MSG() wants a string literal; the Rust caller passes a pointer
- * to a static string, so this spells out what the macro does with it.
- */
+void sch_plug_skb_orphan(struct sk_buff *skb)
+{
+	skb_orphan(skb);
+}
+
+struct net_device *sch_plug_notifier_dev(void *info)
+{
+	return netdev_notifier_info_to_dev(info);
+}
+
+/* The qdisc attached to transmit queue @i of @dev, NULL past the last. */
+struct Qdisc *sch_plug_txq_qdisc(struct net_device *dev, unsigned int i)
+{
+	ASSERT_RTNL();
+	if (i >= dev->num_tx_queues)
+		return NULL;
+	return rtnl_dereference(netdev_get_tx_queue(dev, i)->qdisc_sleeping);
+}
+
 int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data)
 {
 	return nla_put(skb, TCA_OPTIONS, len, data);
@@ -76,6 +91,10 @@ int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len)
 	return gnet_stats_copy_app(d, st, len);
 }
 
+/*
+ * NL_SET_ERR_MSG() wants a string literal; the Rust caller passes a pointer
+ * to a static string, so this spells out what the macro does with it.
+ */
 void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg)
 {
 	do_trace_netlink_extack(msg);

@@ -15,6 +15,7 @@ struct Qdisc;
 struct sk_buff;
 struct netlink_ext_ack;
 struct gnet_dump;
+struct net_device;
 
 struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch);
 void sch_plug_qdisc_reset_queue(struct Qdisc *sch);
@@ -24,6 +25,9 @@ unsigned int sch_plug_dev_tx_queue_len(struct Qdisc *sch);
 unsigned int sch_plug_psched_mtu(struct Qdisc *sch);
 unsigned int sch_plug_max_packet_len(struct Qdisc *sch);
 void sch_plug_kfree_skb(struct sk_buff *skb);
+void sch_plug_skb_orphan(struct sk_buff *skb);
+struct net_device *sch_plug_notifier_dev(void *info);
+struct Qdisc *sch_plug_txq_qdisc(struct net_device *dev, unsigned int i);
 void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg);
 int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data);
 int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len);

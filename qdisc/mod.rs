@@ -47,8 +47,9 @@ pub(crate) enum NetXmit {
 /// The implementing type is the per-qdisc state; it is stored in the qdisc's
 /// private area. It must not need dropping (the qdisc core frees that area
 /// without running destructors), which the layer checks at compile time.
+/// It is `Send`: the callbacks run on whichever CPU holds the qdisc's lock.
 #[vtable]
-pub(crate) trait Discipline: Sized {
+pub(crate) trait Discipline: Sized + Send {
     /// The kind string (`tc qdisc add … <KIND>`), at most 15 bytes.
     const KIND: &'static CStr;
 
@@ -60,7 +61,7 @@ pub(crate) trait Discipline: Sized {
     fn init(sch: &Qdisc<Self>, options: Option<&[u8]>, extack: &mut ExtAck) -> Result<Self>;
 
     /// Takes a packet from the stack (`->enqueue`): queue it with
-    /// [`Qdisc::enqueue_tail`] or drop it with [`Qdisc::drop`].
+    /// [`Qdisc::enqueue_tail`] or drop it with [`Qdisc::drop_packet`].
     fn enqueue(&mut self, sch: &Qdisc<Self>, skb: SkBuff, to_free: &mut ToFree) -> NetXmit;
 
     /// Hands the next packet to the device (`->dequeue`), `None` if none may
@@ -72,7 +73,8 @@ pub(crate) trait Discipline: Sized {
     /// Applies new options (`->change`), called by sch_api.c only when a
     /// change or replace request carries `TCA_OPTIONS`. Runs under RTNL with
     /// the qdisc tree lock held. Without it (`HAS_CHANGE` false) such
-    /// requests fail with `-EOPNOTSUPP`.
+    /// requests fail with `-EINVAL` ("Change operation not supported by
+    /// specified qdisc", `qdisc_change()` in sch_api.c).
     fn change(&mut self, _sch: &Qdisc<Self>, _options: &[u8], _extack: &mut ExtAck) -> Result {
         kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
     }
@@ -95,6 +97,27 @@ pub(crate) trait Discipline: Sized {
     fn dump_stats(&self, _dump: &mut StatsDump) -> Result {
         kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// The MTU of the device this qdisc transmits on is about to change
+    /// ([`MtuChange::Pending`], `NETDEV_PRECHANGEMTU`) or has changed
+    /// ([`MtuChange::Done`], `NETDEV_CHANGEMTU`). Called for the qdiscs of
+    /// the kind attached to the device's transmit queues (a root qdisc, or
+    /// the children of `mq`), under RTNL with the qdisc tree lock held. With
+    /// it (`HAS_MTU_CHANGE`), the registration also registers a netdevice
+    /// notifier; a discipline whose decisions depend on the MTU (as
+    /// [`Qdisc::set_bypass`] does) recomputes them here.
+    fn mtu_change(&mut self, _sch: &Qdisc<Self>, _change: MtuChange) {
+        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The phase of a device MTU change, see [`Discipline::mtu_change`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MtuChange {
+    /// About to change; packets of the new size may follow at any moment.
+    Pending,
+    /// Changed: [`Qdisc::max_packet_len`] reports the new bound.
+    Done,
 }
 
 /// The netlink message of a qdisc dump being built.
@@ -155,6 +178,13 @@ impl StatsDump {
 struct Private<T> {
     state: MaybeUninit<T>,
     ready: bool,
+    /// Packets on the qdisc's list (`sch->q`). The core's `sch->q.qlen`
+    /// also counts packets that it parks outside the list after they were
+    /// dequeued: in `gso_skb` (a parent's peek, a requeue) and, for a root
+    /// qdisc on a multiqueue device, in `skb_bad_txq` (bulk dequeue). Only
+    /// this layer's enqueue, dequeue and reset change the list, so it
+    /// counts it itself rather than guess which of those the core added.
+    queued: u32,
 }
 
 /// A qdisc whose private area holds a `T`.
@@ -191,14 +221,25 @@ impl<T: Discipline> Qdisc<T> {
         unsafe { core::ptr::addr_of_mut!((*self.as_raw()).privdata).cast() }
     }
 
-    /// Packets in the queue not yet handed out: `sch->q.qlen` without the
-    /// one a parent's peek may have parked in `gso_skb`.
+    /// Packets in the queue not yet handed out: the length of the qdisc's
+    /// own list, without what the core parked after dequeueing it (see
+    /// [`Private`]'s `queued`).
     #[inline]
     pub(crate) fn queued(&self) -> u32 {
-        // `qdisc_peek_dequeued` counts a parked packet in both.
-        // SAFETY: The qdisc is valid and locked (type invariant).
-        let (qlen, parked) = unsafe { ((*self.as_raw()).q.qlen, (*self.as_raw()).gso_skb.qlen) };
-        qlen.saturating_sub(parked)
+        // SAFETY: The qdisc is valid and locked (type invariant), so its
+        // private area, a valid `Private<T>` from allocation on, is ours.
+        unsafe { (*self.private()).queued }
+    }
+
+    /// Updates the count of packets on the list. It cannot leave
+    /// `0..=sch->q.qlen`; the callers wrap, as the C counters do.
+    #[inline]
+    fn update_queued(&self, f: impl FnOnce(u32) -> u32) {
+        // SAFETY: As in `queued`; the lock holder is the only writer.
+        unsafe {
+            let queued = core::ptr::addr_of_mut!((*self.private()).queued);
+            *queued = f(*queued);
+        }
     }
 
     /// Bytes queued (`sch->qstats.backlog`).
@@ -238,6 +279,7 @@ impl<T: Discipline> Qdisc<T> {
             (*q).qlen = (*q).qlen.wrapping_add(1);
             (*sch).qstats.backlog = (*sch).qstats.backlog.wrapping_add(len);
         }
+        self.update_queued(|n| n.wrapping_add(1));
         NetXmit::Success
     }
 
@@ -264,6 +306,7 @@ impl<T: Discipline> Qdisc<T> {
             // SAFETY: Unlinked above: the buffer is ours now.
             SkBuff::from_raw(skb)
         };
+        self.update_queued(|n| n.wrapping_sub(1));
         let len = skb.pkt_len();
         // SAFETY: As above, the counters are ours to update.
         unsafe {
@@ -281,14 +324,32 @@ impl<T: Discipline> Qdisc<T> {
     /// Drops `skb`, counting it in the qdisc's drops; the core frees it
     /// after releasing the lock (`qdisc_drop`).
     #[inline]
-    pub(crate) fn drop(&self, skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
+    pub(crate) fn drop_packet(&self, skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
         to_free.push(skb);
-        // SAFETY: The qdisc is valid and locked (type invariant).
+        // SAFETY: The qdisc is valid and locked (type invariant): the lock
+        // holder is the only writer of `drops`. Dumps read it without the
+        // lock, so it is written once, as `qstats_drop_inc()` does with
+        // `WRITE_ONCE` (a volatile store in Rust).
         unsafe {
-            let qstats = core::ptr::addr_of_mut!((*self.as_raw()).qstats);
-            (*qstats).drops = (*qstats).drops.wrapping_add(1);
+            let drops = core::ptr::addr_of_mut!((*self.as_raw()).qstats.drops);
+            core::ptr::write_volatile(drops, (*drops).wrapping_add(1));
         }
         NetXmit::Drop
+    }
+
+    /// Detaches every packet on the list from its sending socket
+    /// ([`SkBuff::orphan`]).
+    pub(crate) fn orphan_queued(&self) {
+        // SAFETY: The qdisc is valid and locked (type invariant): its list
+        // and the buffers on it are ours to walk and modify; orphaning does
+        // not touch a buffer's list link.
+        unsafe {
+            let mut skb = (*self.as_raw()).q.head;
+            while !skb.is_null() {
+                skb::orphan(skb);
+                skb = *skb::next(skb);
+            }
+        }
     }
 
     /// Lets the core send a packet straight to the device when the queue is
@@ -300,10 +361,17 @@ impl<T: Discipline> Qdisc<T> {
     pub(crate) fn set_bypass(&self, on: bool) {
         let bit = bindings::TCQ_F_CAN_BYPASS;
         // SAFETY: The qdisc is valid and locked, or not yet visible (type
-        // invariant): the flags are ours to write.
+        // invariant): every writer of the flags holds the lock or RTNL, as
+        // we do. The core reads them without the lock (`TCQ_F_NOLOCK` in
+        // `__dev_xmit_skb`), so the new value is written once, as
+        // `WRITE_ONCE` would (a volatile store).
         unsafe {
             let flags = core::ptr::addr_of_mut!((*self.as_raw()).flags);
-            *flags = if on { *flags | bit } else { *flags & !bit };
+            let old = *flags;
+            let new = if on { old | bit } else { old & !bit };
+            if new != old {
+                core::ptr::write_volatile(flags, new);
+            }
         }
     }
 

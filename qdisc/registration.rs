@@ -3,11 +3,13 @@
 //! The C `struct Qdisc_ops` built from a [`Discipline`], its trampolines,
 //! and its registration with the qdisc core.
 
-use super::{bindings, Discipline, Dump, ExtAck, Private, Qdisc, SkBuff, StatsDump, ToFree};
-use core::{marker::PhantomData, pin::Pin, ptr};
+use super::{
+    bindings, Discipline, Dump, ExtAck, MtuChange, Private, Qdisc, SkBuff, StatsDump, ToFree,
+};
+use core::{ffi::c_void, marker::PhantomData, pin::Pin, ptr};
 use kernel::{
     error::{from_result, to_result},
-    ffi::c_int,
+    ffi::{c_int, c_ulong},
     prelude::*,
     types::Opaque,
     ThisModule,
@@ -43,9 +45,15 @@ impl<T: Discipline> Adapter<T> {
             !core::mem::needs_drop::<T>(),
             "the qdisc core frees the private area without dropping it"
         );
-        // `privdata` is cache-line aligned (`____cacheline_aligned`).
-        assert!(core::mem::align_of::<Private<T>>() <= 64);
+        // `privdata` is aligned as `struct Qdisc` is (`____cacheline_aligned`,
+        // which bindgen carries over), and the core allocates the qdisc with
+        // that alignment.
+        assert!(core::mem::align_of::<Private<T>>() <= core::mem::align_of::<bindings::Qdisc>());
         assert!(core::mem::size_of::<Private<T>>() <= c_int::MAX as usize);
+        // `Qdisc_ops::id` is `char[IFNAMSIZ]` with its terminating NUL: a
+        // longer kind would be cut and registered under a name nobody asks
+        // for.
+        assert!(T::KIND.len() < 16, "a qdisc kind has at most 15 bytes");
     };
 
     /// # Safety
@@ -143,6 +151,7 @@ impl<T: Discipline> Adapter<T> {
         // SAFETY: The area is a valid `Private<T>` (zeroed, then written by
         // init), ours under that exclusion.
         let private = unsafe { &mut *qdisc.private() };
+        private.queued = 0;
         if private.ready {
             // SAFETY: `ready` is only set once init wrote the state.
             unsafe { private.state.assume_init_mut() }.reset();
@@ -204,15 +213,69 @@ impl<T: Discipline> Adapter<T> {
         ret
     }
 
+    /// The netdevice notifier: tells the qdiscs of our kind attached to a
+    /// device's transmit queues that its MTU changes.
+    ///
+    /// # Safety
+    ///
+    /// Called by the notifier chain with `nb` the `nb` of a registered
+    /// [`Tables`] and `info` the event's `netdev_notifier_info`.
+    unsafe extern "C" fn netdev_callback(
+        nb: *mut bindings::notifier_block,
+        event: c_ulong,
+        info: *mut c_void,
+    ) -> c_int {
+        let change = match u32::try_from(event) {
+            Ok(bindings::netdev_cmd_NETDEV_PRECHANGEMTU) => MtuChange::Pending,
+            Ok(bindings::netdev_cmd_NETDEV_CHANGEMTU) => MtuChange::Done,
+            _ => return bindings::NOTIFY_DONE as c_int,
+        };
+        // SAFETY: `nb` is the `nb` field of a live `Tables` (caller), which
+        // is `repr(C)`: stepping back by its offset gives the table.
+        let ops = unsafe {
+            let tables = nb
+                .cast::<u8>()
+                .sub(core::mem::offset_of!(Tables, nb))
+                .cast::<Tables>();
+            (*tables).ops.get().cast_const()
+        };
+        // SAFETY: `info` is the event's info (caller), and MTU events are
+        // about a device.
+        let dev = unsafe { bindings::sch_plug_notifier_dev(info) };
+        let mut last = ptr::null_mut();
+        for i in 0.. {
+            // SAFETY: `dev` is the event's live device and MTU events are
+            // sent under RTNL, which the helper requires.
+            let sch = unsafe { bindings::sch_plug_txq_qdisc(dev, i) };
+            if sch.is_null() {
+                break;
+            }
+            // A root qdisc is attached to every queue of its device.
+            // SAFETY: An attached qdisc is a valid qdisc.
+            if sch == last || unsafe { (*sch).ops } != ops {
+                continue;
+            }
+            last = sch;
+            // SAFETY: An attached qdisc of our kind is live and its init
+            // succeeded (the core attaches a qdisc only after its init).
+            unsafe {
+                Self::with_tree_lock(sch, |state, qdisc| {
+                    state.mtu_change(qdisc, change);
+                    Ok(())
+                })
+            };
+        }
+        bindings::NOTIFY_DONE as c_int
+    }
+
     /// The ops table for `T`, owned by `module`.
     fn build(module: &'static ThisModule) -> bindings::Qdisc_ops {
         #[allow(clippy::let_unit_value)]
         let () = Self::LAYOUT_OK;
         let mut id = [0; 16];
         let kind = T::KIND.as_bytes();
-        // Keep the terminating NUL: at most 15 bytes of kind.
-        let len = kind.len().min(id.len() - 1);
-        id[..len].copy_from_slice(&kind[..len]);
+        // Fits with its NUL: checked in `LAYOUT_OK`.
+        id[..kind.len()].copy_from_slice(kind);
         bindings::Qdisc_ops {
             id,
             // Cannot truncate: checked in `LAYOUT_OK`.
@@ -243,13 +306,23 @@ impl<T: Discipline> Adapter<T> {
     }
 }
 
+/// What the C side keeps pointers to while a kind is registered: its ops
+/// and, for a discipline with [`Discipline::mtu_change`], the netdevice
+/// notifier that calls it (which finds the ops from its own address).
+#[repr(C)]
+struct Tables {
+    ops: Opaque<bindings::Qdisc_ops>,
+    nb: Opaque<bindings::notifier_block>,
+}
+
 /// A registered qdisc kind; dropping it unregisters the kind.
 ///
 /// # Invariants
 ///
-/// `ops` is registered with the qdisc core until `drop`.
+/// `tables.ops` is registered with the qdisc core until `drop`, and so is
+/// `tables.nb` with the netdevice notifier chain if `T::HAS_MTU_CHANGE`.
 pub(crate) struct Registration<T: Discipline> {
-    ops: Pin<KBox<Opaque<bindings::Qdisc_ops>>>,
+    tables: Pin<KBox<Tables>>,
     _discipline: PhantomData<T>,
 }
 
@@ -260,14 +333,34 @@ impl<T: Discipline> Registration<T> {
     /// Fails with `EEXIST` if the kind is already registered (for example by
     /// the C `sch_plug`).
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
-        let ops = KBox::pin(Opaque::new(Adapter::<T>::build(module)), GFP_KERNEL)?;
+        let tables = KBox::pin(
+            Tables {
+                ops: Opaque::new(Adapter::<T>::build(module)),
+                nb: Opaque::new(bindings::notifier_block {
+                    notifier_call: Some(Adapter::<T>::netdev_callback),
+                    ..Default::default()
+                }),
+            },
+            GFP_KERNEL,
+        )?;
         // SAFETY: `ops` is a fully initialised table whose address is stable
         // (pinned in the heap) and which outlives the registration: it is
         // unregistered in `drop` before it is freed.
-        to_result(unsafe { bindings::register_qdisc(ops.get()) })?;
+        to_result(unsafe { bindings::register_qdisc(tables.ops.get()) })?;
+        if T::HAS_MTU_CHANGE {
+            // SAFETY: As for the ops: `nb` is initialised, pinned, and
+            // unregistered in `drop` (or just below) before it is freed.
+            let ret = unsafe { bindings::register_netdevice_notifier(tables.nb.get()) };
+            if let Err(e) = to_result(ret) {
+                // SAFETY: Registered just above; no qdisc of the kind can
+                // exist yet, as the module is still initialising.
+                unsafe { bindings::unregister_qdisc(tables.ops.get()) };
+                return Err(e);
+            }
+        }
         // INVARIANT: Registered just above.
         Ok(Self {
-            ops,
+            tables,
             _discipline: PhantomData,
         })
     }
@@ -275,10 +368,15 @@ impl<T: Discipline> Registration<T> {
 
 impl<T: Discipline> Drop for Registration<T> {
     fn drop(&mut self) {
+        if T::HAS_MTU_CHANGE {
+            // SAFETY: Registered (type invariant); once this returns, no
+            // callback runs or will run.
+            unsafe { bindings::unregister_netdevice_notifier(self.tables.nb.get()) };
+        }
         // SAFETY: Registered (type invariant). No qdisc of the kind exists
         // any more: each holds a module reference, so the module's exit,
         // which drops this, cannot run before they are gone.
-        unsafe { bindings::unregister_qdisc(self.ops.get()) };
+        unsafe { bindings::unregister_qdisc(self.tables.ops.get()) };
     }
 }
 

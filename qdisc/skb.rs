@@ -9,7 +9,7 @@ use core::ptr::NonNull;
 ///
 /// Exactly one `SkBuff` exists per `struct sk_buff` that C handed over: the
 /// enqueue callback receives it by value, [`super::Qdisc::enqueue_tail`] and
-/// [`super::Qdisc::drop`] consume it, and dequeue returns it to C. It is not
+/// [`super::Qdisc::drop_packet`] consume it, and dequeue returns it to C. It is not
 /// `Clone`: a buffer linked into a queue twice corrupts the queue.
 ///
 /// Dropping an `SkBuff` frees the buffer (`kfree_skb`), so a path that
@@ -88,6 +88,48 @@ impl SkBuff {
         }
     }
 }
+
+impl SkBuff {
+    /// Detaches the buffer from the socket that sent it (`skb_orphan()`):
+    /// the socket's send-buffer accounting is settled now rather than when
+    /// the device is done with the buffer, and the buffer no longer holds
+    /// the socket, nor through it the socket's network namespace.
+    #[inline]
+    pub(crate) fn orphan(&mut self) {
+        // SAFETY: We own the valid buffer (type invariant).
+        unsafe { orphan(self.0.as_ptr()) }
+    }
+}
+
+/// `skb_orphan()`, with the test for a destructor inline: most buffers a
+/// qdisc sees from a socket have one, forwarded and generated ones do not.
+///
+/// # Safety
+///
+/// `skb` is a valid buffer that the caller owns, or that is on the list of
+/// a qdisc whose lock the caller holds.
+#[inline]
+pub(super) unsafe fn orphan(skb: *mut bindings::sk_buff) {
+    // SAFETY: `skb` is valid and ours to modify (caller). `destructor`
+    // shares a union with `tcp_tsorted_anchor`, which only TCP's
+    // retransmit queue uses, never a packet on its way to a device.
+    unsafe {
+        if (*skb)
+            .__bindgen_anon_3
+            .__bindgen_anon_1
+            .destructor
+            .is_some()
+        {
+            bindings::sch_plug_skb_orphan(skb);
+        }
+    }
+}
+
+// SAFETY: An `SkBuff` is the only owner of its buffer (type invariant), and
+// a buffer may be handed to and freed on any CPU: the stack moves packets
+// between CPUs all the time (a qdisc's packets leave on whichever CPU runs
+// the queue).
+unsafe impl Send for SkBuff {}
 
 // `skb_shinfo()` above relies on `end` being an offset from `head`.
 #[cfg(not(target_pointer_width = "64"))]

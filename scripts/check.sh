@@ -36,6 +36,10 @@ log "perf-flavour module build (the benchmark's kernel; built once, then cached)
 if "$TOP/scripts/build-module.sh" perf >"$logdir/perf.log" 2>&1; then result ok "perf-flavour module builds"
 else tail -n 30 "$logdir/perf.log"; result fail "perf-flavour module builds"; fi
 
+log "in-guest test tools (cargo build of tests/tools)"
+if "$TOP/scripts/tools.sh" >"$logdir/tools.log" 2>&1; then result ok "test tools build"
+else cat "$logdir/tools.log"; result fail "test tools build"; fi
+
 if [ -f "$TOP/sch_plug.ko" ]; then
 	log "in-guest suite on the $flavour kernel (QEMU/TCG; several minutes)"
 	set +e

@@ -43,3 +43,9 @@ kernel_key() {
 kernel_build_dir() {
 	echo "$CACHE/kernels/$1-$(kernel_key "$1")"
 }
+
+# The compiled in-guest test tools (tests/tools: plugfuzz, plugstress), one
+# cargo target directory per checkout, as for the host tests.
+tools_dir() {
+	echo "$CACHE/tools-target/$(printf %s "$TOP" | sha1sum | cut -c1-12)/release"
+}

@@ -60,8 +60,10 @@ setup_pair() {
 		$IP netns exec $ns /bin/sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
 			echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'
 	done
-	$IP link add v0 address 02:00:00:00:00:01 netns snd type veth \
-		peer name v1 address 02:00:00:00:00:02 netns rcv
+	# PAIR_QUEUES: transmit and receive queues per end (multiqueue tests).
+	local q=${PAIR_QUEUES:-1}
+	$IP link add v0 address 02:00:00:00:00:01 numtxqueues "$q" numrxqueues "$q" netns snd type veth \
+		peer name v1 address 02:00:00:00:00:02 numtxqueues "$q" numrxqueues "$q" netns rcv
 	$IP -n snd -b - <<-EOB
 		addr add 10.0.0.1/24 dev v0
 		link set v0 up
@@ -132,4 +134,28 @@ qstat() {
 	local j
 	j=$($TC -n "$1" -s -j qdisc show dev "$2" root)
 	[[ $j =~ \"$3\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+}
+
+# --- concurrency (tests/tools/src/bin/plugstress.rs) ------------------------
+STRESS=$PLUG_TOOLS/plugstress
+# online_cpus: the CPUs the guest has online, as "0,1"
+online_cpus() { local c; c=$(cat /sys/devices/system/cpu/online); [ "$c" = 0 ] && echo 0 || seq -s, 0 "${c#*-}"; }
+# stress <name> <plugstress run options...>: a receiver in rcv, plugstress in
+# snd against our plug on v0 (set up by the caller), then the verdict with
+# the packets the kernel dropped outside the plug (veth backlog, the
+# receiver's socket). Prints the figures as diagnostics; the verdict's
+# status is the result. Extra verdict options go in STRESS_VERDICT.
+stress() {
+	local name=$1; shift
+	local r=$WORK/$name.recv s=$WORK/$name.sent
+	rm -f "$r" "$r.ready"
+	$IP netns exec rcv "$STRESS" recv --port 5000 --out "$r" &
+	local rpid=$!
+	for _ in $(seq 200); do [ -f "$r.ready" ] && break; sleep 0.05; done
+	$IP netns exec snd "$STRESS" run --dev v0 --dst 10.0.0.2:5000 --out "$s" "$@"
+	wait "$rpid"
+	local vdrop udperr
+	vdrop=$($IP netns exec snd cat /sys/class/net/v0/statistics/tx_dropped)
+	udperr=$($IP netns exec rcv awk '/^Udp:/ && $2 ~ /^[0-9]+$/ {print $4}' /proc/net/snmp)
+	"$STRESS" verdict --sent "$s" --recv "$r" --extra-drops $((vdrop + udperr)) ${STRESS_VERDICT:-}
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make stress`: the long versions of the reliability tests on the debug
+# kernel (SMP, 2 vCPUs): 1,000,000 fuzzed netlink messages over 10 seeds,
+# 120-second concurrency runs, 300 module lifecycle cycles, and the fault
+# and namespace tests. Ends with "N passed, N failed" and the figures.
+#
+#   FUZZ_MESSAGES, FUZZ_SEEDS, STRESS_SECONDS, LIFECYCLE_CYCLES override.
+. "$(dirname "$0")/lib.sh"
+flavour=${1:-debug}
+export FUZZ_MESSAGES=${FUZZ_MESSAGES:-1000000}
+export FUZZ_SEEDS=${FUZZ_SEEDS:-$(seq -s' ' 101 110)}
+export STRESS_SECONDS=${STRESS_SECONDS:-120}
+export LIFECYCLE_CYCLES=${LIFECYCLE_CYCLES:-300}
+cd "$TOP"
+make --no-print-directory module FLAVOUR="$flavour" >/dev/null
+"$TOP/scripts/tools.sh" >/dev/null
+log "stress: $FUZZ_MESSAGES fuzzed messages (seeds $FUZZ_SEEDS), ${STRESS_SECONDS}s concurrency runs, $LIFECYCLE_CYCLES lifecycle cycles"
+start=$SECONDS
+set +e
+"$TOP/scripts/guest.sh" --timeout 7200 "$flavour" "$TOP/tests/run-suite.sh" \
+	t-fuzz t-multiqueue t-smp t-lifecycle t-netns t-faults | tee "$CACHE/stress.log"
+rc=${PIPESTATUS[0]}
+set -e
+p=$(grep -cE '^    +ok [0-9]+' "$CACHE/stress.log" || true)
+f=$(grep -cE '^    +not ok [0-9]+' "$CACHE/stress.log" || true)
+[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+log "stress took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; log: $CACHE/stress.log"
+echo "$p passed, $f failed"
+[ "$f" = 0 ]

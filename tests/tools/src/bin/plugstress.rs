@@ -1,0 +1,406 @@
+//! plugstress: output commit under concurrency, with real UDP between two
+//! network namespaces, on as many CPUs and transmit queues as the guest has.
+//!
+//!   plugstress recv --port P --out FILE                 (in the receiver's netns)
+//!   plugstress run --dev v0 --dst 10.0.0.2:P --out FILE  (in the sender's netns)
+//!                  [--seconds S] [--senders N] [--dumpers N] [--cpus 0,1]
+//!                  [--mix transitions|pipeline] [--seed S] [--max-inflight K]
+//!                  [--dumper-cpus 1]
+//!   plugstress verdict --sent FILE --recv FILE [--order] [--extra-drops N]
+//!
+//! `run` starts N sender threads, each its own UDP flow (its own source port,
+//! so that flows spread over the device's transmit queues), pinned round
+//! robin to the given CPUs; a control thread driving the device's root plug
+//! over one netlink socket; and dumper threads reading the plug's state at
+//! the same time. Every datagram carries its flow, a sequence number and
+//! the tag of the epoch it was sent in.
+//!
+//! Epoch tags are conservative: a sender reads the current tag before it
+//! sends, and the control thread publishes a new tag only after its BUFFER
+//! returned, so a packet tagged k was enqueued in epoch k or a later one.
+//! Before sending the command that commits an epoch (the RELEASE_ONE that
+//! acknowledges it, or a RELEASE_INDEFINITE), the control thread records the
+//! time. A datagram is early when the receiver's kernel timestamp of its
+//! arrival (SO_TIMESTAMPNS, taken as the veth hands it over, right after the
+//! plug let it go) is before the commit time of its tag: a packet sent
+//! before its epoch was acknowledged.
+//!
+//! Mixes: `transitions` alternates pass-through and buffering quickly (the
+//! multiqueue defect: a BUFFER while the core parked a packet in
+//! skb_bad_txq); `pipeline` keeps up to K checkpoints in flight, with limit
+//! changes and an occasional RELEASE_INDEFINITE.
+//!
+//! `verdict` checks: no early datagram; conservation (sent = received +
+//! dropped by the plug + dropped elsewhere, counted by the kernel); with
+//! `--order`, every flow arrives in sequence (only meaningful when one CPU
+//! dequeues: on several, each CPU feeds its own receive backlog and a flow
+//! can be reordered after the qdisc, for the C plug as for ours).
+
+use plug_tools::*;
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MAGIC_END: u32 = 0xFFFF_FFFF;
+
+fn udp_socket() -> i32 {
+    // SAFETY: Plain system call.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    assert!(fd >= 0);
+    fd
+}
+
+fn sockaddr(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(ip) },
+        sin_zero: [0; 8],
+    }
+}
+
+fn parse_dst(s: &str) -> ([u8; 4], u16) {
+    let (ip, port) = s.split_once(':').expect("--dst ip:port");
+    let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+    (ip.octets(), port.parse().unwrap())
+}
+
+fn pin(cpu: usize) {
+    // SAFETY: A zeroed cpu_set_t is empty; we set one bit and apply it to
+    // this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn recv_main(args: &Args) {
+    let port = args.num("--port", 5000) as u16;
+    let out = args.get("--out").expect("--out");
+    let fd = udp_socket();
+    let one: libc::c_int = 1;
+    let big: libc::c_int = 64 << 20;
+    let sa = sockaddr([0, 0, 0, 0], port);
+    // SAFETY: Plain system calls on our socket.
+    unsafe {
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&one as *const i32).cast(), 4);
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, (&big as *const i32).cast(), 4);
+        assert!(libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16) == 0, "bind");
+    }
+    // Ready: the test script waits for this file.
+    std::fs::write(format!("{out}.ready"), b"").unwrap();
+    let mut records = Vec::with_capacity(1 << 20);
+    let mut buf = [0u8; 64];
+    let mut cmsg = [0u64; 16];
+    loop {
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: A zeroed msghdr pointing at our buffers.
+        let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+        mh.msg_iov = &mut iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cmsg.as_mut_ptr().cast();
+        mh.msg_controllen = std::mem::size_of_val(&cmsg);
+        // SAFETY: `mh` describes valid buffers.
+        let n = unsafe { libc::recvmsg(fd, &mut mh, 0) };
+        if n < 20 {
+            continue;
+        }
+        let flow = u32::from_ne_bytes(buf[0..4].try_into().unwrap());
+        if flow == MAGIC_END {
+            break;
+        }
+        let seq = u64::from_ne_bytes(buf[4..12].try_into().unwrap());
+        let tag = u64::from_ne_bytes(buf[12..20].try_into().unwrap());
+        let mut ts = 0u64;
+        // SAFETY: Walking the control messages the kernel wrote.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&mh);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                    let t = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                    ts = t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64;
+                }
+                c = libc::CMSG_NXTHDR(&mh, c);
+            }
+        }
+        records.push((flow, seq, tag, ts));
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    for (flow, seq, tag, ts) in records {
+        writeln!(f, "{flow} {seq} {tag} {ts}").unwrap();
+    }
+}
+
+struct Shared {
+    tag: AtomicU64,
+    stop: AtomicBool,
+    /// Commit time of each tag (0: not committed).
+    commits: Mutex<Vec<u64>>,
+}
+
+impl Shared {
+    fn new_tag(&self, committed_at: u64) -> u64 {
+        let mut c = self.commits.lock().unwrap();
+        c.push(committed_at);
+        (c.len() - 1) as u64
+    }
+    fn commit(&self, tag: u64, at: u64) {
+        let mut c = self.commits.lock().unwrap();
+        if c[tag as usize] == 0 {
+            c[tag as usize] = at;
+        }
+    }
+}
+
+fn run_main(args: &Args) {
+    let dev = args.get("--dev").expect("--dev");
+    let (ip, port) = parse_dst(args.get("--dst").expect("--dst"));
+    let out = args.get("--out").expect("--out").to_string();
+    let seconds = args.num("--seconds", 10);
+    let senders = args.num("--senders", 4) as usize;
+    let dumpers = args.num("--dumpers", 1) as usize;
+    let max_inflight = args.num("--max-inflight", 3) as usize;
+    let mix = args.get("--mix").unwrap_or("pipeline").to_string();
+    let mut rng = Rng::new(args.num("--seed", 1));
+    let cpus: Vec<usize> = args.get("--cpus").unwrap_or("0").split(',').map(|c| c.parse().unwrap()).collect();
+    let dumper_cpus: Vec<usize> = match args.get("--dumper-cpus") {
+        Some(c) => c.split(',').map(|c| c.parse().unwrap()).collect(),
+        None => cpus.clone(),
+    };
+    let ifindex = ifindex(dev).unwrap();
+    let sh = Arc::new(Shared { tag: AtomicU64::new(0), stop: AtomicBool::new(false), commits: Mutex::new(Vec::new()) });
+    let mut nl = Rtnl::open().unwrap();
+    // Start in pass-through: tag 0 is committed from the start.
+    let t = realtime_ns();
+    assert_eq!(nl.plug_change(ifindex, TCQ_PLUG_RELEASE_INDEFINITE, 0).unwrap().errno, 0, "release_indefinite");
+    sh.tag.store(sh.new_tag(t), SeqCst);
+
+    let mut threads = Vec::new();
+    for i in 0..senders {
+        let sh = sh.clone();
+        let cpu = cpus[i % cpus.len()];
+        threads.push(std::thread::spawn(move || {
+            pin(cpu);
+            let fd = udp_socket();
+            let src = sockaddr([0, 0, 0, 0], 6000 + i as u16);
+            let dst = sockaddr(ip, port);
+            // SAFETY: Plain system calls on our socket.
+            unsafe {
+                libc::bind(fd, (&src as *const libc::sockaddr_in).cast(), 16);
+                assert!(libc::connect(fd, (&dst as *const libc::sockaddr_in).cast(), 16) == 0);
+            }
+            let mut seq = 0u64;
+            let mut buf = [0u8; 20];
+            while !sh.stop.load(Relaxed) {
+                let tag = sh.tag.load(SeqCst);
+                buf[0..4].copy_from_slice(&(i as u32).to_ne_bytes());
+                buf[4..12].copy_from_slice(&seq.to_ne_bytes());
+                buf[12..20].copy_from_slice(&tag.to_ne_bytes());
+                // SAFETY: `buf` is valid.
+                let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), 0) };
+                if n == buf.len() as isize {
+                    seq += 1;
+                } else {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                if seq % 64 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+            // SAFETY: Our socket.
+            unsafe { libc::close(fd) };
+            seq
+        }));
+    }
+    let dumps = Arc::new(AtomicU64::new(0));
+    let mut dumper_threads = Vec::new();
+    for i in 0..dumpers {
+        let sh = sh.clone();
+        let dumps = dumps.clone();
+        let cpu = dumper_cpus[i % dumper_cpus.len()];
+        dumper_threads.push(std::thread::spawn(move || {
+            pin(cpu);
+            let mut nl = Rtnl::open().unwrap();
+            while !sh.stop.load(Relaxed) {
+                let r = nl.get_root(ifindex).unwrap();
+                assert!(r.errno == 0 && r.qdisc.is_some_and(|q| q.kind == "plug"), "dump failed");
+                dumps.fetch_add(1, Relaxed);
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        }));
+    }
+
+    // The control loop.
+    pin(cpus[senders % cpus.len()]);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut pass_through = true;
+    let mut inflight: VecDeque<u64> = VecDeque::new();
+    let mut counts = [0u64; 4];
+    let mut limit_small = false;
+    while Instant::now() < deadline {
+        let action = if mix == "transitions" {
+            if pass_through { TCQ_PLUG_BUFFER } else { TCQ_PLUG_RELEASE_INDEFINITE }
+        } else {
+            match rng.below(100) {
+                0..=3 => TCQ_PLUG_RELEASE_INDEFINITE,
+                4..=7 => TCQ_PLUG_LIMIT,
+                _ if pass_through => TCQ_PLUG_BUFFER,
+                _ if inflight.is_empty() => TCQ_PLUG_BUFFER,
+                _ if inflight.len() >= max_inflight => TCQ_PLUG_RELEASE_ONE,
+                r if r < 55 => TCQ_PLUG_BUFFER,
+                _ => TCQ_PLUG_RELEASE_ONE,
+            }
+        };
+        let mut limit = 0;
+        match action {
+            TCQ_PLUG_BUFFER => {
+                assert_eq!(nl.plug_change(ifindex, action, 0).unwrap().errno, 0);
+                inflight.push_back(sh.tag.load(SeqCst));
+                sh.tag.store(sh.new_tag(0), SeqCst);
+                pass_through = false;
+            }
+            TCQ_PLUG_RELEASE_ONE => {
+                let t = realtime_ns();
+                if let Some(tag) = inflight.pop_front() {
+                    sh.commit(tag, t);
+                }
+                assert_eq!(nl.plug_change(ifindex, action, 0).unwrap().errno, 0);
+            }
+            TCQ_PLUG_RELEASE_INDEFINITE => {
+                let t = realtime_ns();
+                for tag in inflight.drain(..) {
+                    sh.commit(tag, t);
+                }
+                sh.commit(sh.tag.load(SeqCst), t);
+                assert_eq!(nl.plug_change(ifindex, action, 0).unwrap().errno, 0);
+                sh.tag.store(sh.new_tag(t), SeqCst);
+                pass_through = true;
+            }
+            _ => {
+                // Mostly roomy, sometimes a few packets' worth: drops.
+                limit_small = !limit_small && rng.chance(30);
+                limit = if limit_small { 2_000 } else { 10_000_000 };
+                assert_eq!(nl.plug_change(ifindex, action, limit).unwrap().errno, 0);
+            }
+        }
+        counts[action as usize] += 1;
+        let _ = limit;
+        std::thread::sleep(Duration::from_micros(200 + rng.below(if mix == "transitions" { 800 } else { 3000 })));
+    }
+    // Commit everything, let the queue drain, stop.
+    let t = realtime_ns();
+    for tag in inflight.drain(..) {
+        sh.commit(tag, t);
+    }
+    sh.commit(sh.tag.load(SeqCst), t);
+    assert_eq!(nl.plug_change(ifindex, TCQ_PLUG_LIMIT, 10_000_000).unwrap().errno, 0);
+    assert_eq!(nl.plug_change(ifindex, TCQ_PLUG_RELEASE_INDEFINITE, 0).unwrap().errno, 0);
+    sh.stop.store(true, SeqCst);
+    let sent: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for t in dumper_threads {
+        t.join().unwrap();
+    }
+    // Wait until the plug is empty, then read its counters.
+    let mut q = nl.get_root(ifindex).unwrap().qdisc.unwrap();
+    for _ in 0..500 {
+        if q.qlen == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        q = nl.get_root(ifindex).unwrap().qdisc.unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // The end marker, then the bookkeeping for the verdict.
+    let fd = udp_socket();
+    let dst = sockaddr(ip, port);
+    let mut end = [0u8; 20];
+    end[0..4].copy_from_slice(&MAGIC_END.to_ne_bytes());
+    for _ in 0..3 {
+        // SAFETY: Valid buffers.
+        unsafe { libc::sendto(fd, end.as_ptr().cast(), 20, 0, (&dst as *const libc::sockaddr_in).cast(), 16) };
+    }
+    let commits = sh.commits.lock().unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
+    writeln!(f, "sent {}", sent.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")).unwrap();
+    writeln!(f, "plug_drops {} plug_qlen {} plug_packets {}", q.drops, q.qlen, q.packets).unwrap();
+    writeln!(f, "commits {}", commits.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")).unwrap();
+    println!(
+        "# plugstress {mix}: {}s, {} senders on CPUs {cpus:?}, sent {}, epochs {}, commands: buffer {} release_one {} release_indefinite {} limit {}, dumps {}",
+        seconds,
+        senders,
+        sent.iter().sum::<u64>(),
+        commits.len(),
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
+        dumps.load(Relaxed)
+    );
+}
+
+fn verdict_main(args: &Args) {
+    let sent_file = std::fs::read_to_string(args.get("--sent").expect("--sent")).unwrap();
+    let recv_file = std::fs::read_to_string(args.get("--recv").expect("--recv")).unwrap();
+    let extra_drops = args.num("--extra-drops", 0);
+    let mut sent = Vec::new();
+    let mut drops = 0u64;
+    let mut commits = Vec::new();
+    for line in sent_file.lines() {
+        let mut w = line.split_whitespace();
+        match w.next() {
+            Some("sent") => sent = w.map(|x| x.parse::<u64>().unwrap()).collect(),
+            Some("plug_drops") => drops = w.next().unwrap().parse().unwrap(),
+            Some("commits") => commits = w.map(|x| x.parse::<u64>().unwrap()).collect(),
+            _ => {}
+        }
+    }
+    let mut received = 0u64;
+    let mut early = 0u64;
+    let mut early_tags = std::collections::BTreeMap::<u64, u64>::new();
+    let mut unordered = 0u64;
+    let mut last = vec![None::<u64>; sent.len()];
+    let mut dup = 0u64;
+    for line in recv_file.lines() {
+        let v: Vec<u64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        let (flow, seq, tag, ts) = (v[0] as usize, v[1], v[2], v[3]);
+        received += 1;
+        let c = commits.get(tag as usize).copied().unwrap_or(0);
+        if c == 0 || ts < c {
+            early += 1;
+            *early_tags.entry(tag).or_default() += 1;
+        }
+        if let Some(l) = last[flow] {
+            if seq == l {
+                dup += 1;
+            } else if seq < l {
+                unordered += 1;
+            }
+        }
+        last[flow] = Some(last[flow].map_or(seq, |l| l.max(seq)));
+    }
+    let total: u64 = sent.iter().sum();
+    let lost = total as i64 - received as i64 - drops as i64 - extra_drops as i64;
+    println!("# sent {total}, received {received}, dropped by the plug {drops}, dropped elsewhere {extra_drops}, unaccounted {lost}");
+    println!("# early {early} (by epoch tag: {early_tags:?}), out of order {unordered}, duplicates {dup}");
+    let mut ok = early == 0 && lost == 0 && dup == 0 && received > 0;
+    if args.has("--order") {
+        ok &= unordered == 0;
+    }
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+fn main() {
+    let args = Args::from_env();
+    match args.first() {
+        Some("recv") => recv_main(&args),
+        Some("run") => run_main(&args),
+        Some("verdict") => verdict_main(&args),
+        _ => {
+            eprintln!("usage: plugstress recv|run|verdict ... (see the source's header)");
+            std::process::exit(2);
+        }
+    }
+}
