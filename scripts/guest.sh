@@ -44,7 +44,7 @@ trap 'rm -rf "$out"' EXIT
 inner="$out/inner.sh"
 cat >"$inner" <<EOS
 #!/bin/bash
-$(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE)_[A-Z]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
+$(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE|TEST)_[A-Z]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
 export TOP='$TOP' SCH_PLUG_KO='$ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
 export KDIR='$kdir' GUEST_OUT='$out' PLUG_TOOLS='$(tools_dir)'
 cd '$TOP'

@@ -16,8 +16,13 @@ n=0 failed=0
 for t in "${scripts[@]}"; do
 	n=$((n + 1))
 	echo "    # Subtest: ${t%.sh}"
-	out=$(WORK=$(mktemp -d /tmp/sch-plug.XXXXXX) bash "./$t" 2>&1)
+	# A hung test fails alone instead of taking the guest's whole timeout;
+	# its output so far goes to the shared directory as it comes
+	# (progress.log, readable from the host while the guest runs).
+	out=$(WORK=$(mktemp -d /tmp/sch-plug.XXXXXX) timeout -k 10 "${TEST_TIMEOUT:-900}" bash "./$t" 2>&1 |
+		tee -a "${GUEST_OUT:-/tmp}/progress.log"; exit "${PIPESTATUS[0]}")
 	rc=$?
+	[ "$rc" = 124 ] && out+=$'\n'"# ${t%.sh}: killed after ${TEST_TIMEOUT:-900}s"
 	# A script that stops without reporting its failure still fails.
 	if [ "$rc" != 0 ] && ! grep -q '^not ok ' <<<"$out"; then
 		k=$(grep -c '^ok ' <<<"$out")

@@ -86,7 +86,19 @@ $IP -n rcv link set v1 up
 $IP -n rcv neigh replace 10.0.0.1 lladdr 02:00:00:00:00:01 dev v1 nud permanent
 for _ in $(seq 50); do $IP -n snd link show v0 | grep -q LOWER_UP && break; sleep 0.1; done
 
-
+# MTU change with packets held: they stay held and leave on release. The
+# epoch closed by the `block` above (empty since pass-through) and the one
+# closed now each take their own acknowledgement, purge or not.
+send 2 j
+$IP -n snd link set v0 mtu 9000
+check_eq "MTU change: 2 still held" 2 "$(held)"
+$TC -n snd qdisc change dev v0 root plug block
+$TC -n snd qdisc change dev v0 root plug release
+settle
+check_eq "first ack (the epoch purged by the carrier loss): nothing" 0 "$(rx_count)"
+$TC -n snd qdisc change dev v0 root plug release
+wait_rx 2
+check_eq "MTU change: released after the acknowledgements, in order" "j 0 j 1" "$(rx_lines)"
 $TC -n snd qdisc del dev v0 root
 cleanup_pair
 check "rmmod after the faults" rmmod sch_plug

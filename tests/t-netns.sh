@@ -73,7 +73,9 @@ insmod "$SCH_PLUG_KO" c_quirks=1
 mkns quirks
 $TC -n quirks qdisc del dev d0 root
 $TC -n quirks qdisc add dev d0 root handle 1: tbf rate 8kbit burst 1514 limit 100000
-$TC -n quirks qdisc add dev d0 parent 1:1 handle 10: plug release_indefinite
+# (Under the C rules a create ignores its action: limit, then change.)
+$TC -n quirks qdisc add dev d0 parent 1:1 handle 10: plug limit 100000
+$TC -n quirks qdisc change dev d0 parent 1:1 handle 10: plug release_indefinite
 $IP netns exec quirks bash -c 'for i in 1 2 3; do printf "%1000s" z >/dev/udp/10.9.0.2/7; done'
 $TC -n quirks qdisc change dev d0 parent 1:1 handle 10: plug block
 sleep 2.5

@@ -15,6 +15,7 @@ pub const RTM_DELQDISC: u16 = 37;
 pub const RTM_GETQDISC: u16 = 38;
 pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_ACK: u16 = 0x4;
+pub const NLM_F_ECHO: u16 = 0x8;
 pub const NLM_F_REPLACE: u16 = 0x100;
 pub const NLM_F_EXCL: u16 = 0x200;
 pub const NLM_F_CREATE: u16 = 0x400;
@@ -181,7 +182,11 @@ impl Rtnl {
         let len = m.len() as u32;
         m[0..4].copy_from_slice(&len.to_ne_bytes());
         m[4..6].copy_from_slice(&r.msg_type.to_ne_bytes());
-        m[6..8].copy_from_slice(&(r.flags | NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+        // A get answers only with NLM_F_ECHO (qdisc_get_notify in 6.12);
+        // a create or change with it answers with the qdisc's new state
+        // (qdisc_notify), which saves a get.
+        let echo = if r.msg_type == RTM_DELQDISC { 0 } else { NLM_F_ECHO };
+        m[6..8].copy_from_slice(&(r.flags | NLM_F_REQUEST | NLM_F_ACK | echo).to_ne_bytes());
         m[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         // SAFETY: `m` is valid for its length.
         let n = unsafe { libc::send(self.fd, m.as_ptr().cast(), m.len(), 0) };

@@ -347,6 +347,39 @@ fn fail(seed: u64, n: u64, what: String) -> ! {
     std::process::exit(1);
 }
 
+/// How long each kind of request takes here (for sizing the runs).
+fn probe(nl: &mut Rtnl, ifindex: i32) {
+    let root = |flags, opt: Option<Vec<u8>>| Request {
+        msg_type: RTM_NEWQDISC,
+        flags,
+        ifindex,
+        parent: TC_H_ROOT,
+        kind: Some("plug"),
+        options: opt,
+        ..Default::default()
+    };
+    let del = Request { msg_type: RTM_DELQDISC, ifindex, parent: TC_H_ROOT, ..Default::default() };
+    let time = |nl: &mut Rtnl, name: &str, n: u32, r: &Request| {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            nl.request(r).unwrap();
+        }
+        println!("probe: {name}: {:.0} us each", t.elapsed().as_micros() as f64 / f64::from(n));
+    };
+    nl.request(&del).unwrap();
+    nl.request(&root(NLM_F_CREATE, None)).unwrap();
+    time(nl, "change (buffer)", 2000, &root(0, Some(qopt(TCQ_PLUG_BUFFER, 0))));
+    time(nl, "change rejected", 2000, &root(0, Some(vec![1, 2, 3])));
+    time(nl, "get", 2000, &Request { msg_type: RTM_GETQDISC, ifindex, parent: TC_H_ROOT, ..Default::default() });
+    let t = std::time::Instant::now();
+    for _ in 0..50 {
+        nl.request(&del).unwrap();
+        nl.request(&root(NLM_F_CREATE, None)).unwrap();
+    }
+    println!("probe: delete + create: {:.0} us per pair", t.elapsed().as_micros() as f64 / 50.0);
+    nl.request(&del).unwrap();
+}
+
 fn main() {
     let args = Args::from_env();
     let seed = args.num("--seed", 1);
@@ -369,6 +402,10 @@ fn main() {
             }
         })
         .collect();
+    if args.has("--probe") {
+        probe(&mut nl, devs[0].ifindex);
+        return;
+    }
     // Start from the default root on each device.
     for d in &devs {
         let r = nl.get_root(d.ifindex).unwrap();
@@ -394,6 +431,10 @@ fn main() {
         let dev = &mut devs[di];
         let op = rng.below(100);
         let what;
+        // The state the kernel reported with its answer (a successful
+        // create or change echoes the qdisc), else read it back below.
+        let mut echoed = None;
+        let mut verify = true;
         if op < 30 {
             // Traffic: a few frames, each within the device's MTU.
             let k = 1 + rng.below(4);
@@ -409,8 +450,14 @@ fn main() {
             }
             what = format!("{}: {k} packets", dev.name);
         } else {
-            let (req, expect) = if op < 85 {
-                let handle = rng.pick(&handles);
+            let (req, expect) = if op < 93 {
+                // Mostly the handles that reach the existing plug (a
+                // change); the others create, replace or fail.
+                let handle = if rng.chance(70) {
+                    0
+                } else {
+                    rng.pick(&handles)
+                };
                 let flags = rng.pick(&flag_sets);
                 let opt = options(&mut rng);
                 let nested = rng.chance(30);
@@ -429,7 +476,7 @@ fn main() {
                     expect,
                 )
             } else {
-                let del = op < 92;
+                let del = op < 95;
                 let cur = dev.plug.as_ref().map_or(0, |p| p.handle.unwrap());
                 let handle = match rng.below(3) {
                     0 => 0,
@@ -458,7 +505,12 @@ fn main() {
             if r.errno != expect {
                 fail(seed, n, format!("{what}: expected errno {expect}"));
             }
+            if r.errno == 0 && req.msg_type == RTM_NEWQDISC {
+                echoed = r.qdisc.clone();
+            }
             if r.errno != 0 {
+                // Nothing changed: read the state back now and then.
+                verify = n % 8 == 0;
                 errors += 1;
                 // Every rejection by the plug says why.
                 if r.errno == EINVAL && req.msg_type == RTM_NEWQDISC && r.extack.as_deref().is_none_or(|m| m.is_empty()) {
@@ -470,9 +522,15 @@ fn main() {
             println!("{n}: {what}");
         }
         // Read the root back and compare everything with the model.
+        if !verify {
+            continue;
+        }
         let n = nl.sent;
         let dev = &mut devs[di];
-        let got = nl.get_root(dev.ifindex).unwrap().qdisc.unwrap_or_default();
+        let got = match echoed {
+            Some(q) => q,
+            None => nl.get_root(dev.ifindex).unwrap().qdisc.unwrap_or_default(),
+        };
         checks += 1;
         match dev.plug.as_mut() {
             None => {
