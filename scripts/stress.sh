@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make stress`: the long versions of the reliability tests on the debug
 # kernel (SMP, 2 vCPUs): 1,000,000 fuzzed netlink messages over 10 seeds,
-# 120-second concurrency runs, 300 module lifecycle cycles, and the fault
-# and namespace tests. Ends with "N passed, N failed" and the figures.
+# 120-second concurrency runs, 300 module lifecycle cycles, the fault and
+# namespace tests, and t-random with 3,000 operations over 5 seeds. Ends with "N passed, N failed" and the figures.
 #
 #   FUZZ_MESSAGES, FUZZ_SEEDS, STRESS_SECONDS, LIFECYCLE_CYCLES override.
 . "$(dirname "$0")/lib.sh"
@@ -11,6 +11,7 @@ export FUZZ_MESSAGES=${FUZZ_MESSAGES:-1000000}
 export FUZZ_SEEDS=${FUZZ_SEEDS:-$(seq -s' ' 101 110)}
 export STRESS_SECONDS=${STRESS_SECONDS:-120}
 export LIFECYCLE_CYCLES=${LIFECYCLE_CYCLES:-300}
+export RANDOM_OPS=${RANDOM_OPS:-3000} RANDOM_SEEDS=${RANDOM_SEEDS:-1 2 3 4 5}
 cd "$TOP"
 make --no-print-directory module FLAVOUR="$flavour" >/dev/null
 "$TOP/scripts/tools.sh" >/dev/null
@@ -18,7 +19,7 @@ log "stress: $FUZZ_MESSAGES fuzzed messages (seeds $FUZZ_SEEDS), ${STRESS_SECOND
 start=$SECONDS
 set +e
 "$TOP/scripts/guest.sh" --timeout 7200 "$flavour" "$TOP/tests/run-suite.sh" \
-	t-fuzz t-multiqueue t-smp t-lifecycle t-netns t-faults | tee "$CACHE/stress.log"
+	t-fuzz t-multiqueue t-smp t-lifecycle t-netns t-faults t-random | tee "$CACHE/stress.log"
 rc=${PIPESTATUS[0]}
 set -e
 p=$(grep -cE '^    +ok [0-9]+' "$CACHE/stress.log" || true)

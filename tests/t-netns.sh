@@ -67,18 +67,19 @@ else not_ok "the process ends: namespace, plug and packets gone"; diag "refcnt $
 # BUFFER (defect D4, kept by c_quirks=1): they are orphaned at that BUFFER
 # and must not pin the namespace either. A slow tbf above the plug keeps
 # them queued in pass-through: of three 1,042-byte packets the burst lets
-# one out, tbf's peek takes the next (out a second later), the third stays.
+# one out, tbf's peek takes the next (out 6 s later at 800 bit/s), the
+# third waits in the plug, where the BUFFER strands it.
 rmmod sch_plug
 insmod "$SCH_PLUG_KO" c_quirks=1
 mkns quirks
 $TC -n quirks qdisc del dev d0 root
-$TC -n quirks qdisc add dev d0 root handle 1: tbf rate 8kbit burst 1514 limit 100000
+$TC -n quirks qdisc add dev d0 root handle 1: tbf rate 800bit burst 1514 limit 100000
 # (Under the C rules a create ignores its action: limit, then change.)
 $TC -n quirks qdisc add dev d0 parent 1:1 handle 10: plug limit 100000
 $TC -n quirks qdisc change dev d0 parent 1:1 handle 10: plug release_indefinite
 $IP netns exec quirks bash -c 'for i in 1 2 3; do printf "%1000s" z >/dev/udp/10.9.0.2/7; done'
 $TC -n quirks qdisc change dev d0 parent 1:1 handle 10: plug block
-sleep 2.5
+sleep 7
 check_eq "c_quirks=1: a packet of pass-through stranded after BUFFER (D4)" 1 "$($IP netns exec quirks "$SHOW" d0 qlen)"
 $IP netns del quirks
 if refcnt_drops_to 0; then ok "c_quirks=1: namespace deleted with stranded packets, reference gone"

@@ -58,6 +58,8 @@ pub struct Request {
     pub kind: Option<&'static str>,
     pub options: Option<Vec<u8>>,
     pub nested: bool,
+    /// Ask a create or change to answer with the qdisc's new state.
+    pub echo: bool,
 }
 
 /// What the kernel answered.
@@ -145,18 +147,38 @@ impl Rtnl {
     pub fn open() -> io::Result<Self> {
         // SAFETY: Plain system calls on a socket this value owns.
         unsafe {
-            let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE);
+            let fd = libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            );
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
             let one: libc::c_int = 1;
-            libc::setsockopt(fd, libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, (&one as *const libc::c_int).cast(), 4);
+            libc::setsockopt(
+                fd,
+                libc::SOL_NETLINK,
+                libc::NETLINK_EXT_ACK,
+                (&one as *const libc::c_int).cast(),
+                4,
+            );
             let mut sa: libc::sockaddr_nl = std::mem::zeroed();
             sa.nl_family = libc::AF_NETLINK as u16;
-            if libc::bind(fd, (&sa as *const libc::sockaddr_nl).cast(), size_of::<libc::sockaddr_nl>() as u32) < 0 {
+            if libc::bind(
+                fd,
+                (&sa as *const libc::sockaddr_nl).cast(),
+                size_of::<libc::sockaddr_nl>() as u32,
+            ) < 0
+            {
                 return Err(io::Error::last_os_error());
             }
-            Ok(Self { fd, seq: 0, buf: vec![0; 65536], sent: 0 })
+            Ok(Self {
+                fd,
+                seq: 0,
+                buf: vec![0; 65536],
+                sent: 0,
+            })
         }
     }
 
@@ -177,7 +199,11 @@ impl Rtnl {
             put_attr(&mut m, TCA_KIND, &k);
         }
         if let Some(opt) = &r.options {
-            put_attr(&mut m, TCA_OPTIONS | if r.nested { NLA_F_NESTED } else { 0 }, opt);
+            put_attr(
+                &mut m,
+                TCA_OPTIONS | if r.nested { NLA_F_NESTED } else { 0 },
+                opt,
+            );
         }
         let len = m.len() as u32;
         m[0..4].copy_from_slice(&len.to_ne_bytes());
@@ -185,7 +211,11 @@ impl Rtnl {
         // A get answers only with NLM_F_ECHO (qdisc_get_notify in 6.12);
         // a create or change with it answers with the qdisc's new state
         // (qdisc_notify), which saves a get.
-        let echo = if r.msg_type == RTM_DELQDISC { 0 } else { NLM_F_ECHO };
+        let echo = if r.msg_type == RTM_GETQDISC || r.echo {
+            NLM_F_ECHO
+        } else {
+            0
+        };
         m[6..8].copy_from_slice(&(r.flags | NLM_F_REQUEST | NLM_F_ACK | echo).to_ne_bytes());
         m[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         // SAFETY: `m` is valid for its length.
@@ -218,12 +248,21 @@ impl Rtnl {
                             // The request echoed back (its header only with
                             // NETLINK_CAP_ACK unset: the whole request), then
                             // the extack attributes.
-                            let echoed = if err == 0 { 16 } else { u32_at(body, 4) as usize };
+                            let echoed = if err == 0 {
+                                16
+                            } else {
+                                u32_at(body, 4) as usize
+                            };
                             let at = 4 + align4(echoed);
                             if body.len() > at {
                                 for (t, v) in attrs(&body[at..]) {
                                     if t == NLMSGERR_ATTR_MSG {
-                                        reply.extack = Some(String::from_utf8_lossy(v.split(|c| *c == 0).next().unwrap_or(&[])).into_owned());
+                                        reply.extack = Some(
+                                            String::from_utf8_lossy(
+                                                v.split(|c| *c == 0).next().unwrap_or(&[]),
+                                            )
+                                            .into_owned(),
+                                        );
                                     }
                                 }
                             }
@@ -241,7 +280,12 @@ impl Rtnl {
 
     /// The root qdisc of a device (`RTM_GETQDISC`, parent root).
     pub fn get_root(&mut self, ifindex: i32) -> io::Result<Reply> {
-        self.request(&Request { msg_type: RTM_GETQDISC, ifindex, parent: TC_H_ROOT, ..Default::default() })
+        self.request(&Request {
+            msg_type: RTM_GETQDISC,
+            ifindex,
+            parent: TC_H_ROOT,
+            ..Default::default()
+        })
     }
 
     /// A plug change on the root qdisc of a device (`tc qdisc change`).
@@ -265,10 +309,16 @@ impl Drop for Rtnl {
 }
 
 fn parse_qdisc(body: &[u8]) -> QdiscInfo {
-    let mut q = QdiscInfo { handle: u32_at(body, 8), ..Default::default() };
+    let mut q = QdiscInfo {
+        handle: u32_at(body, 8),
+        ..Default::default()
+    };
     for (t, v) in attrs(&body[20.min(body.len())..]) {
         match t {
-            TCA_KIND => q.kind = String::from_utf8_lossy(v.split(|c| *c == 0).next().unwrap_or(&[])).into_owned(),
+            TCA_KIND => {
+                q.kind =
+                    String::from_utf8_lossy(v.split(|c| *c == 0).next().unwrap_or(&[])).into_owned()
+            }
             TCA_OPTIONS => q.options = Some(v.to_vec()),
             TCA_XSTATS => q.xstats = Some(v.to_vec()),
             TCA_STATS2 => {
@@ -278,7 +328,9 @@ fn parse_qdisc(body: &[u8]) -> QdiscInfo {
                             q.bytes = u64::from_ne_bytes(v[0..8].try_into().unwrap());
                             q.packets = u64::from(u32_at(v, 8));
                         }
-                        TCA_STATS_PKT64 if v.len() >= 8 => q.packets = u64::from_ne_bytes(v[0..8].try_into().unwrap()),
+                        TCA_STATS_PKT64 if v.len() >= 8 => {
+                            q.packets = u64::from_ne_bytes(v[0..8].try_into().unwrap())
+                        }
                         TCA_STATS_QUEUE if v.len() >= 12 => {
                             q.qlen = u32_at(v, 0);
                             q.backlog = u32_at(v, 4);
@@ -322,7 +374,10 @@ impl Rng {
 
 /// `CLOCK_REALTIME` in nanoseconds: the clock of socket receive timestamps.
 pub fn realtime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: Writes `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -334,7 +389,10 @@ pub fn ifindex(name: &str) -> io::Result<i32> {
     // SAFETY: `c` is a valid C string.
     let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
     if i == 0 {
-        Err(io::Error::new(io::ErrorKind::NotFound, format!("no device {name}")))
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no device {name}"),
+        ))
     } else {
         Ok(i as i32)
     }
@@ -348,10 +406,19 @@ impl Args {
         Self(std::env::args().skip(1).collect())
     }
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().position(|a| a == name).and_then(|i| self.0.get(i + 1)).map(|s| s.as_str())
+        self.0
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.0.get(i + 1))
+            .map(|s| s.as_str())
     }
     pub fn num(&self, name: &str, default: u64) -> u64 {
-        self.get(name).map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: not a number: {v}"))).unwrap_or(default)
+        self.get(name)
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("{name}: not a number: {v}"))
+            })
+            .unwrap_or(default)
     }
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|a| a == name)

@@ -23,16 +23,39 @@ fn main() {
         ("drops", q.drops.to_string()),
     ];
     if let Some(o) = q.options.as_ref().filter(|o| o.len() >= 8) {
-        kv.push(("limit", u32::from_ne_bytes(o[4..8].try_into().unwrap()).to_string()));
+        kv.push((
+            "limit",
+            u32::from_ne_bytes(o[4..8].try_into().unwrap()).to_string(),
+        ));
     }
     if let Some(x) = q.plug_xstats() {
-        let names = ["x_limit", "pass_through", "current_epoch", "closed_epochs", "closed_packets", "release_credits", "c_quirks"];
+        let names = [
+            "x_limit",
+            "pass_through",
+            "current_epoch",
+            "closed_epochs",
+            "closed_packets",
+            "release_credits",
+            "c_quirks",
+        ];
         for (n, v) in names.iter().zip(x) {
             kv.push((n, v.to_string()));
         }
     }
     match args.get(1) {
-        Some(k) => println!("{}", kv.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("")),
-        None => println!("{}", kv.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ")),
+        Some(k) => println!(
+            "{}",
+            kv.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        ),
+        None => println!(
+            "{}",
+            kv.iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
     }
 }

@@ -56,7 +56,9 @@ fn sockaddr(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
     libc::sockaddr_in {
         sin_family: libc::AF_INET as u16,
         sin_port: port.to_be(),
-        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(ip) },
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip),
+        },
         sin_zero: [0; 8],
     }
 }
@@ -86,9 +88,24 @@ fn recv_main(args: &Args) {
     let sa = sockaddr([0, 0, 0, 0], port);
     // SAFETY: Plain system calls on our socket.
     unsafe {
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&one as *const i32).cast(), 4);
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, (&big as *const i32).cast(), 4);
-        assert!(libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16) == 0, "bind");
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&one as *const i32).cast(),
+            4,
+        );
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&big as *const i32).cast(),
+            4,
+        );
+        assert!(
+            libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16) == 0,
+            "bind"
+        );
     }
     // Ready: the test script waits for this file.
     std::fs::write(format!("{out}.ready"), b"").unwrap();
@@ -96,7 +113,10 @@ fn recv_main(args: &Args) {
     let mut buf = [0u8; 64];
     let mut cmsg = [0u64; 16];
     loop {
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
         // SAFETY: A zeroed msghdr pointing at our buffers.
         let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
         mh.msg_iov = &mut iov;
@@ -137,6 +157,9 @@ fn recv_main(args: &Args) {
 struct Shared {
     tag: AtomicU64,
     stop: AtomicBool,
+    /// Senders hold still while set, around a BUFFER.
+    pause: AtomicBool,
+    holding: AtomicU64,
     /// Commit time of each tag (0: not committed).
     commits: Mutex<Vec<u64>>,
 }
@@ -165,17 +188,34 @@ fn run_main(args: &Args) {
     let max_inflight = args.num("--max-inflight", 3) as usize;
     let mix = args.get("--mix").unwrap_or("pipeline").to_string();
     let mut rng = Rng::new(args.num("--seed", 1));
-    let cpus: Vec<usize> = args.get("--cpus").unwrap_or("0").split(',').map(|c| c.parse().unwrap()).collect();
+    let cpus: Vec<usize> = args
+        .get("--cpus")
+        .unwrap_or("0")
+        .split(',')
+        .map(|c| c.parse().unwrap())
+        .collect();
     let dumper_cpus: Vec<usize> = match args.get("--dumper-cpus") {
         Some(c) => c.split(',').map(|c| c.parse().unwrap()).collect(),
         None => cpus.clone(),
     };
     let ifindex = ifindex(dev).unwrap();
-    let sh = Arc::new(Shared { tag: AtomicU64::new(0), stop: AtomicBool::new(false), commits: Mutex::new(Vec::new()) });
+    let sh = Arc::new(Shared {
+        tag: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        pause: AtomicBool::new(false),
+        holding: AtomicU64::new(0),
+        commits: Mutex::new(Vec::new()),
+    });
     let mut nl = Rtnl::open().unwrap();
     // Start in pass-through: tag 0 is committed from the start.
     let t = realtime_ns();
-    assert_eq!(nl.plug_change(ifindex, TCQ_PLUG_RELEASE_INDEFINITE, 0).unwrap().errno, 0, "release_indefinite");
+    assert_eq!(
+        nl.plug_change(ifindex, TCQ_PLUG_RELEASE_INDEFINITE, 0)
+            .unwrap()
+            .errno,
+        0,
+        "release_indefinite"
+    );
     sh.tag.store(sh.new_tag(t), SeqCst);
 
     let mut threads = Vec::new();
@@ -195,6 +235,13 @@ fn run_main(args: &Args) {
             let mut seq = 0u64;
             let mut buf = [0u8; 20];
             while !sh.stop.load(Relaxed) {
+                if sh.pause.load(SeqCst) {
+                    sh.holding.fetch_add(1, SeqCst);
+                    while sh.pause.load(SeqCst) && !sh.stop.load(Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                    sh.holding.fetch_sub(1, SeqCst);
+                }
                 let tag = sh.tag.load(SeqCst);
                 buf[0..4].copy_from_slice(&(i as u32).to_ne_bytes());
                 buf[4..12].copy_from_slice(&seq.to_ne_bytes());
@@ -226,7 +273,10 @@ fn run_main(args: &Args) {
             let mut nl = Rtnl::open().unwrap();
             while !sh.stop.load(Relaxed) {
                 let r = nl.get_root(ifindex).unwrap();
-                assert!(r.errno == 0 && r.qdisc.is_some_and(|q| q.kind == "plug"), "dump failed");
+                assert!(
+                    r.errno == 0 && r.qdisc.is_some_and(|q| q.kind == "plug"),
+                    "dump failed"
+                );
                 dumps.fetch_add(1, Relaxed);
                 std::thread::sleep(Duration::from_micros(500));
             }
@@ -242,7 +292,11 @@ fn run_main(args: &Args) {
     let mut limit_small = false;
     while Instant::now() < deadline {
         let action = if mix == "transitions" {
-            if pass_through { TCQ_PLUG_BUFFER } else { TCQ_PLUG_RELEASE_INDEFINITE }
+            if pass_through {
+                TCQ_PLUG_BUFFER
+            } else {
+                TCQ_PLUG_RELEASE_INDEFINITE
+            }
         } else {
             match rng.below(100) {
                 0..=3 => TCQ_PLUG_RELEASE_INDEFINITE,
@@ -257,9 +311,22 @@ fn run_main(args: &Args) {
         let mut limit = 0;
         match action {
             TCQ_PLUG_BUFFER => {
+                // Senders hold still (bounded wait: one may be blocked on a
+                // full socket buffer) so that every packet sent after the
+                // BUFFER carries the new tag: the first packet of the new
+                // epoch, the one a spare release credit would let out, is
+                // then recognisable. The queue keeps draining meanwhile.
+                sh.pause.store(true, SeqCst);
+                let t = Instant::now();
+                while sh.holding.load(SeqCst) < senders as u64
+                    && t.elapsed() < Duration::from_millis(200)
+                {
+                    std::thread::yield_now();
+                }
                 assert_eq!(nl.plug_change(ifindex, action, 0).unwrap().errno, 0);
                 inflight.push_back(sh.tag.load(SeqCst));
                 sh.tag.store(sh.new_tag(0), SeqCst);
+                sh.pause.store(false, SeqCst);
                 pass_through = false;
             }
             TCQ_PLUG_RELEASE_ONE => {
@@ -288,7 +355,9 @@ fn run_main(args: &Args) {
         }
         counts[action as usize] += 1;
         let _ = limit;
-        std::thread::sleep(Duration::from_micros(200 + rng.below(if mix == "transitions" { 800 } else { 3000 })));
+        std::thread::sleep(Duration::from_micros(
+            200 + rng.below(if mix == "transitions" { 800 } else { 3000 }),
+        ));
     }
     // Commit everything, let the queue drain, stop.
     let t = realtime_ns();
@@ -296,8 +365,18 @@ fn run_main(args: &Args) {
         sh.commit(tag, t);
     }
     sh.commit(sh.tag.load(SeqCst), t);
-    assert_eq!(nl.plug_change(ifindex, TCQ_PLUG_LIMIT, 10_000_000).unwrap().errno, 0);
-    assert_eq!(nl.plug_change(ifindex, TCQ_PLUG_RELEASE_INDEFINITE, 0).unwrap().errno, 0);
+    assert_eq!(
+        nl.plug_change(ifindex, TCQ_PLUG_LIMIT, 10_000_000)
+            .unwrap()
+            .errno,
+        0
+    );
+    assert_eq!(
+        nl.plug_change(ifindex, TCQ_PLUG_RELEASE_INDEFINITE, 0)
+            .unwrap()
+            .errno,
+        0
+    );
     sh.stop.store(true, SeqCst);
     let sent: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     for t in dumper_threads {
@@ -320,13 +399,44 @@ fn run_main(args: &Args) {
     end[0..4].copy_from_slice(&MAGIC_END.to_ne_bytes());
     for _ in 0..3 {
         // SAFETY: Valid buffers.
-        unsafe { libc::sendto(fd, end.as_ptr().cast(), 20, 0, (&dst as *const libc::sockaddr_in).cast(), 16) };
+        unsafe {
+            libc::sendto(
+                fd,
+                end.as_ptr().cast(),
+                20,
+                0,
+                (&dst as *const libc::sockaddr_in).cast(),
+                16,
+            )
+        };
     }
     let commits = sh.commits.lock().unwrap();
     let mut f = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
-    writeln!(f, "sent {}", sent.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")).unwrap();
-    writeln!(f, "plug_drops {} plug_qlen {} plug_packets {}", q.drops, q.qlen, q.packets).unwrap();
-    writeln!(f, "commits {}", commits.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")).unwrap();
+    writeln!(
+        f,
+        "sent {}",
+        sent.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+    .unwrap();
+    writeln!(
+        f,
+        "plug_drops {} plug_qlen {} plug_packets {}",
+        q.drops, q.qlen, q.packets
+    )
+    .unwrap();
+    writeln!(
+        f,
+        "commits {}",
+        commits
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+    .unwrap();
     println!(
         "# plugstress {mix}: {}s, {} senders on CPUs {cpus:?}, sent {}, epochs {}, commands: buffer {} release_one {} release_indefinite {} limit {}, dumps {}",
         seconds,
@@ -364,7 +474,10 @@ fn verdict_main(args: &Args) {
     let mut last = vec![None::<u64>; sent.len()];
     let mut dup = 0u64;
     for line in recv_file.lines() {
-        let v: Vec<u64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
         let (flow, seq, tag, ts) = (v[0] as usize, v[1], v[2], v[3]);
         received += 1;
         let c = commits.get(tag as usize).copied().unwrap_or(0);
