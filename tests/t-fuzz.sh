@@ -25,6 +25,8 @@ EOB
 sum=0
 start=$SECONDS
 for seed in "${seeds[@]}"; do
+	# Each seed starts from the default roots, whatever the last one left.
+	for d in d0 d1 d2; do $TC -n fz qdisc del dev $d root 2>/dev/null; done
 	out=$($IP netns exec fz "$PLUG_TOOLS/plugfuzz" --seed "$seed" --messages $((total / ${#seeds[@]})) --devs d0,d1,d2 ${FUZZ_VERBOSE:+--verbose} 2>&1)
 	rc=$?
 	while read -r l; do diag "$l"; done <<<"$out"

@@ -9,6 +9,7 @@
 # over the queues by their ports) from senders on every online CPU, and
 # thousands of pass-through -> buffer transitions under that traffic; no
 # datagram may arrive before the epoch it was sent in is committed.
+# cpus: all
 . "$TOP/tests/lib.sh"
 ktap_plan 3
 sysctl -qw net.core.netdev_max_backlog=100000

@@ -6,6 +6,7 @@
 # conservation (sent = received + dropped by the plug + dropped by the
 # kernel elsewhere; nothing left queued); and, with the data path on one
 # CPU (where nothing can reorder a flow after the qdisc), FIFO per flow.
+# cpus: all
 . "$TOP/tests/lib.sh"
 ktap_plan 5
 sysctl -qw net.core.netdev_max_backlog=100000

@@ -654,6 +654,11 @@ fn main() {
         if verbose {
             println!("{n}: {what}");
         }
+        // A plug created with handle 0 got one from the kernel: learn it
+        // now, later requests need it.
+        if devs[di].plug.as_ref().is_some_and(|p| p.handle.is_none()) {
+            verify = true;
+        }
         // Read the root back and compare everything with the model.
         if !verify {
             continue;
