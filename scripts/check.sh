@@ -43,7 +43,7 @@ else cat "$logdir/tools.log"; result fail "test tools build"; fi
 if [ -f "$TOP/sch_plug.ko" ]; then
 	log "in-guest suite on the $flavour kernel (QEMU/TCG; several minutes)"
 	set +e
-	"$TOP/scripts/guest.sh" "$flavour" "$TOP/tests/run-suite.sh" "$@" | tee "$logdir/guest.log"
+	"$TOP/scripts/guest.sh" --timeout 4200 "$flavour" "$TOP/tests/run-suite.sh" "$@" | tee "$logdir/guest.log"
 	grc=${PIPESTATUS[0]}
 	set -e
 	gp=$(grep -cE '^    +ok [0-9]+' "$logdir/guest.log" || true)
