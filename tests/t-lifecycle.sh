@@ -26,7 +26,7 @@ check_eq "after the refused rmmod: the plug still releases" "a 0 a 1 a 2" "$(rx_
 cleanup_pair
 unload_plug
 
-cycles=${LIFECYCLE_CYCLES:-100}
+cycles=${LIFECYCLE_CYCLES:-30}
 ways=(qdisc-del link-del netns-del replace parent-del)
 failed=0 held_total=0
 for ((c = 0; c < cycles; c++)); do
