@@ -26,11 +26,14 @@ for t in "${scripts[@]}"; do
 	# its own receive backlog, for the C plug as for ours), which the
 	# functional tests' order assertions do not expect. t-smp and
 	# t-multiqueue use every CPU and pin their threads themselves.
+	t0=$SECONDS
 	pin=(taskset -c 0)
 	grep -q '^# cpus: all' "$t" && pin=()
 	out=$(WORK=$(mktemp -d /tmp/sch-plug.XXXXXX) timeout -k 10 "${TEST_TIMEOUT:-900}" "${pin[@]}" bash "./$t" 2>&1 |
 		tee -a "${GUEST_OUT:-/tmp}/progress.log"; exit "${PIPESTATUS[0]}")
 	rc=$?
+	out+=$'\n'"# ${t%.sh}: $((SECONDS - t0)) s"
+	echo "# ${t%.sh}: $((SECONDS - t0)) s" >>"${GUEST_OUT:-/tmp}/progress.log"
 	[ "$rc" = 124 ] && out+=$'\n'"# ${t%.sh}: killed after ${TEST_TIMEOUT:-900}s"
 	# A script that stops without reporting its failure still fails.
 	if [ "$rc" != 0 ] && ! grep -q '^not ok ' <<<"$out"; then
