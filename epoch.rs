@@ -122,6 +122,17 @@ pub enum Rules {
     C,
 }
 
+impl Rules {
+    /// The rules the module parameter `c_quirks` asks for.
+    pub fn from_c_quirks(c_quirks: bool) -> Self {
+        if c_quirks {
+            Rules::C
+        } else {
+            Rules::Commit
+        }
+    }
+}
+
 /// What the caller must do after a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
@@ -249,6 +260,27 @@ pub struct Stats {
     pub release_credits: u32,
     /// 1 if the plug follows the 6.12 C rules (`c_quirks`).
     pub c_quirks: u32,
+}
+
+impl Stats {
+    /// `struct tc_plug_xstats` (README.md): the fields in order, each a
+    /// native-endian `__u32`.
+    pub fn to_bytes(self) -> [u8; 28] {
+        let fields = [
+            self.limit,
+            self.pass_through,
+            self.current_epoch,
+            self.closed_epochs,
+            self.closed_packets,
+            self.release_credits,
+            self.c_quirks,
+        ];
+        let mut bytes = [0u8; 28];
+        for (out, field) in bytes.chunks_exact_mut(4).zip(fields) {
+            out.copy_from_slice(&field.to_ne_bytes());
+        }
+        bytes
+    }
 }
 
 /// The release credits of pass-through mode: more packets than any plug

@@ -10,10 +10,8 @@ mod epoch;
 mod qdisc;
 mod sch_plug;
 
-use kernel::prelude::*;
-
-module! {
-    type: PlugModule,
+qdisc::module_qdisc! {
+    discipline: sch_plug::Plug,
     name: "sch_plug",
     author: "sch_plug-rs developers",
     description: "Qdisc to plug and unplug traffic via netlink control (Rust)",
@@ -21,16 +19,4 @@ module! {
     // What `tc qdisc add … plug` asks modprobe for when no `plug` is
     // registered (request_qdisc_module() in net/sched/sch_api.c).
     alias: ["net-sch-plug"],
-}
-
-struct PlugModule {
-    _registration: qdisc::Registration<sch_plug::Plug>,
-}
-
-impl kernel::Module for PlugModule {
-    fn init(module: &'static ThisModule) -> Result<Self> {
-        Ok(Self {
-            _registration: qdisc::Registration::new(module)?,
-        })
-    }
 }

@@ -23,7 +23,7 @@
 
 use crate::epoch::{default_limit, OptError, Options, PlugState, Rules, Wake};
 use crate::qdisc::{
-    params, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff, StatsDump, ToFree,
+    params, Control, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff, StatsDump, ToFree,
 };
 use kernel::{c_str, prelude::*};
 
@@ -31,7 +31,7 @@ use kernel::{c_str, prelude::*};
 pub(crate) struct Plug(PlugState);
 
 /// Rejects a `tc_plug_qopt` with `-EINVAL` and says why.
-fn reject(extack: &mut ExtAck, err: OptError) -> Error {
+fn reject(extack: &mut ExtAck<'_>, err: OptError) -> Error {
     extack.set_message(match err {
         OptError::Short => c_str!("plug: options shorter than struct tc_plug_qopt (8 bytes)"),
         OptError::UnknownAction => c_str!(
@@ -45,12 +45,12 @@ fn reject(extack: &mut ExtAck, err: OptError) -> Error {
 impl Discipline for Plug {
     const KIND: &'static CStr = c_str!("plug");
 
-    fn init(sch: &Qdisc<Self>, options: Option<&[u8]>, extack: &mut ExtAck) -> Result<Self> {
-        let rules = if params::c_quirks() {
-            Rules::C
-        } else {
-            Rules::Commit
-        };
+    fn init(
+        sch: &Qdisc<Self>,
+        options: Option<&[u8]>,
+        extack: &mut ExtAck<'_>,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let rules = Rules::from_c_quirks(params::c_quirks());
         let default_limit = default_limit(rules, sch.dev_tx_queue_len(), sch.dev_psched_mtu());
         let state = match options {
             None => PlugState::new(rules, default_limit),
@@ -65,23 +65,24 @@ impl Discipline for Plug {
     }
 
     #[inline]
-    fn enqueue(&mut self, sch: &Qdisc<Self>, mut skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
+    fn enqueue(
+        mut self: Pin<&mut Self>,
+        sch: &Qdisc<Self>,
+        mut skb: SkBuff,
+        to_free: &mut ToFree<'_>,
+    ) -> NetXmit {
         if !self.0.admit(sch.backlog(), skb.len()) {
             return sch.drop_packet(skb, to_free);
         }
-        // A held packet lets go of its socket: through the socket it
-        // would hold the sender's network namespace, and the namespace the
-        // device and this plug, so a namespace deleted while its packets
-        // wait for an acknowledgement would never be freed (nor the module
-        // unloaded). netem, whose delays end by themselves, only settles the
-        // send-buffer accounting and keeps a socket reference
+        // A held packet lets go of its socket, which would hold the
+        // sender's namespace, and so the device and this plug: a namespace
+        // deleted while its packets wait would never be freed. netem, whose
+        // delays end by themselves, keeps a socket reference
         // (`skb_orphan_partial`); a plug's hold ends only when userspace
-        // says so, so it lets go entirely (`skb_orphan`). The packet stays
-        // until released, or purged with its device when the namespace
-        // goes. The sender loses the send-buffer accounting of packets that
-        // the plug holds anyway, at most `limit` bytes; in pass-through,
-        // where backpressure (socket buffer, TCP small queues) paces a
-        // flow, packets keep their socket until the device is done.
+        // says so, so it lets go entirely (`skb_orphan`). The sender loses
+        // the send-buffer accounting of what the plug holds (at most
+        // `limit` bytes); in pass-through, where backpressure paces a flow,
+        // packets keep their socket until the device is done.
         if self.0.holds() {
             skb.orphan();
         }
@@ -89,61 +90,52 @@ impl Discipline for Plug {
     }
 
     #[inline]
-    fn dequeue(&mut self, sch: &Qdisc<Self>) -> Option<SkBuff> {
+    fn dequeue(mut self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
         self.0.release(|| sch.dequeue_head())
     }
 
-    fn change(&mut self, sch: &Qdisc<Self>, options: &[u8], extack: &mut ExtAck) -> Result {
+    fn change(sch: &mut Control<'_, Self>, options: &[u8], extack: &mut ExtAck<'_>) -> Result {
         let command = Options::parse(options)
             .and_then(|opt| opt.command())
             .map_err(|e| reject(extack, e))?;
-        let held = self.0.holds();
-        let wake = self.0.apply(command, sch.queued());
-        if self.0.holds() && !held {
+        let mut locked = sch.lock();
+        let (mut plug, sch) = locked.parts();
+        let held = plug.0.holds();
+        let wake = plug.0.apply(command, sch.queued());
+        if plug.0.holds() && !held {
             // Packets queued in pass-through may now wait (the C rules
             // strand them, D4): none may keep a socket (see `enqueue`).
             sch.orphan_queued();
         }
         // Off before a buffering plug sees its next packet: the core tests
         // the flag under the lock held here.
-        sch.set_bypass(self.0.may_bypass(sch.max_packet_len()));
+        sch.set_bypass(plug.0.may_bypass(sch.max_packet_len()));
         if wake == Wake::Queue {
             sch.schedule();
         }
         Ok(())
     }
 
-    fn mtu_change(&mut self, sch: &Qdisc<Self>, change: MtuChange) {
+    fn mtu_change(sch: &mut Control<'_, Self>, change: MtuChange) {
         // Bypass is on only while the limit fits the longest packet the
         // device can get, which grows with the MTU: off before a packet of
         // the new size can come, then decided again for the new MTU.
-        sch.set_bypass(change == MtuChange::Done && self.0.may_bypass(sch.max_packet_len()));
+        let mut locked = sch.lock();
+        let (plug, sch) = locked.parts();
+        sch.set_bypass(change == MtuChange::Done && plug.0.may_bypass(sch.max_packet_len()));
     }
 
-    fn reset(&mut self) {
+    fn reset(mut self: Pin<&mut Self>) {
         self.0.reset();
     }
 
-    fn dump(&self, dump: &mut Dump) -> Result {
-        dump.options(&Options::replay_limit(self.0.limit()).to_bytes())
+    fn dump(sch: &mut Control<'_, Self>, dump: &mut Dump<'_>) -> Result {
+        let limit = sch.lock().state().0.limit();
+        dump.options(&Options::replay_limit(limit).to_bytes())
     }
 
-    fn dump_stats(&self, dump: &mut StatsDump) -> Result {
-        let st = self.0.stats();
-        // `struct tc_plug_xstats` (README.md): seven native-endian __u32.
-        let fields = [
-            st.limit,
-            st.pass_through,
-            st.current_epoch,
-            st.closed_epochs,
-            st.closed_packets,
-            st.release_credits,
-            st.c_quirks,
-        ];
-        let mut xstats = [0u8; 28];
-        for (out, field) in xstats.chunks_exact_mut(4).zip(fields) {
-            out.copy_from_slice(&field.to_ne_bytes());
-        }
-        dump.app(&xstats)
+    fn dump_stats(sch: &mut Control<'_, Self>, dump: &mut StatsDump<'_>) -> Result {
+        let stats = sch.lock().state().0.stats();
+        dump.app(&stats.to_bytes())
     }
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C side of the Rust sch_plug module: out-of-line copies of static inline
- * functions from <net/sch_generic.h> and friends, declared in helpers.h and
- * called through the generated bindings. No logic lives here.
+ * C side of the Rust qdisc layer (qdisc/): out-of-line copies of static
+ * inline functions from <net/sch_generic.h> and friends, declared in
+ * helpers.h and called through the generated bindings. No logic lives here.
+ * Linked into every module built on the layer.
  */
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
@@ -12,14 +13,9 @@
 
 #include "helpers.h"
 
-static bool c_quirks;
-module_param(c_quirks, bool, 0644);
-MODULE_PARM_DESC(c_quirks,
-		 "Follow the Linux 6.12 C sch_plug exactly, defects included, in plugs created from now on (default: off, output commit holds)");
-
-bool sch_plug_c_quirks(void)
+struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch)
 {
-	return READ_ONCE(c_quirks);
+	return qdisc_peek_head(sch);
 }
 
 struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch)

@@ -17,6 +17,7 @@ struct netlink_ext_ack;
 struct gnet_dump;
 struct net_device;
 
+struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch);
 struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch);
 void sch_plug_qdisc_reset_queue(struct Qdisc *sch);
 void sch_plug_sch_tree_lock(struct Qdisc *sch);
@@ -31,6 +32,7 @@ struct Qdisc *sch_plug_txq_qdisc(struct net_device *dev, unsigned int i);
 void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg);
 int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data);
 int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len);
+/* bindings/params.c, sch_plug.ko only */
 bool sch_plug_c_quirks(void);
 
 #endif

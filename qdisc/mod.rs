@@ -1,36 +1,99 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A safe layer over the kernel's queueing discipline API
-//! (`include/net/sch_generic.h`), in the style of `kernel::net::phy`.
+//! Queueing disciplines: a safe layer over the qdisc API.
 //!
-//! A discipline implements [`Discipline`]; [`Registration`] builds the C
-//! `struct Qdisc_ops` from it and registers it for as long as the value
-//! lives. The discipline's value lives in the qdisc's private area and is
-//! only ever reached through `&mut self` while the qdisc's root lock is held
-//! (or before the qdisc is published), so enqueue, dequeue, reset and change
-//! never race.
+//! C header: [`include/net/sch_generic.h`](srctree/include/net/sch_generic.h),
+//! core: [`net/sched/sch_api.c`](srctree/net/sched/sch_api.c) and
+//! [`net/sched/sch_generic.c`](srctree/net/sched/sch_generic.c).
 //!
-//! All `unsafe` code of the module is in this directory.
+//! A discipline implements [`Discipline`]; [`module_qdisc!`] declares the
+//! module, a `static` table of C ops built from it at compile time
+//! ([`Tables`]), and a [`Registration`] of that table for the module's life.
+//! The discipline's state is initialised in place in the qdisc's private
+//! area (pin-init), dropped by `->destroy`, and reached only while it cannot
+//! race: through `Pin<&mut Self>` under the qdisc's root lock on the data
+//! path, and through [`TreeGuard`] (the same lock, which a control callback
+//! takes when it needs it) on the control path.
+//!
+//! All `unsafe` code of the modules built on it is in this directory.
+//!
+//! # Where the layer mirrors C
+//!
+//! The per-packet operations are written in Rust so that they are inlined
+//! into the discipline as the C inlines are into C disciplines; each mirrors
+//! one function of `include/net/sch_generic.h` and keeps its counters
+//! exactly (`t-rbfifo` compares every counter with the C `bfifo`'s for the
+//! same traffic, and fails if one drifts):
+//!
+//! | here | C |
+//! |---|---|
+//! | [`Qdisc::enqueue_tail`] | `qdisc_enqueue_tail()` (`__qdisc_enqueue_tail()`, `qdisc_qstats_backlog_inc()`) |
+//! | [`Qdisc::dequeue_head`] | `qdisc_dequeue_head()` (`__qdisc_dequeue_head()`, `qdisc_qstats_backlog_dec()`, `qdisc_bstats_update()`) |
+//! | [`Qdisc::drop_packet`] | `qdisc_drop()` (`__qdisc_drop()`, `qdisc_qstats_drop()`) |
+//! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` |
+//! | [`SkBuff::segs`] | the `gso_segs` part of `bstats_update()` |
+//! | `skb::orphan` | `skb_orphan()`, its destructor test |
+//! | `stats_add` | `u64_stats_add()` on 64-bit (`local64_add()`) |
+//!
+//! Everything else calls the kernel, through out-of-line copies of its
+//! static inlines (`bindings/helpers.c`).
 
 mod bindings;
 mod registration;
 mod skb;
 
-pub(crate) use registration::Registration;
+pub(crate) use registration::{Registration, Tables};
 pub(crate) use skb::{SkBuff, ToFree};
 
-use core::{
-    marker::PhantomData,
-    mem::MaybeUninit,
-    sync::atomic::{AtomicI64, Ordering},
-};
-use kernel::{prelude::*, types::Opaque};
+use core::{marker::PhantomData, mem::MaybeUninit, pin::Pin, ptr::NonNull};
+use kernel::{init::PinInit, prelude::*};
 
 // `kernel::error::code` of 6.12 has no `EMSGSIZE`: "message too long", what a
 // full netlink message is.
 fn emsgsize() -> Error {
     Error::from_errno(-(kernel::bindings::EMSGSIZE as i32))
 }
+
+/// Declares a kernel module that registers one qdisc kind.
+///
+/// The discipline's C ops live in a `static` built at compile time, so that
+/// they outlive every qdisc of the kind whatever happens to the
+/// registration; the other fields are those of [`module!`].
+///
+/// # Examples
+///
+/// ```ignore
+/// module_qdisc! {
+///     discipline: Fifo,
+///     name: "sch_rbfifo",
+///     author: "Rust for Linux",
+///     description: "A byte-limited FIFO",
+///     license: "GPL",
+///     alias: ["net-sch-rbfifo"],
+/// }
+/// ```
+macro_rules! module_qdisc {
+    (discipline: $discipline:ty, $($f:tt)*) => {
+        struct QdiscModule {
+            _registration: $crate::qdisc::Registration<$discipline>,
+        }
+
+        ::kernel::prelude::module! {
+            type: QdiscModule,
+            $($f)*
+        }
+
+        impl ::kernel::Module for QdiscModule {
+            fn init(module: &'static ::kernel::ThisModule) -> ::kernel::error::Result<Self> {
+                static TABLES: $crate::qdisc::Tables<$discipline> = $crate::qdisc::Tables::new();
+                Ok(Self {
+                    _registration: $crate::qdisc::Registration::new(module, &TABLES)?,
+                })
+            }
+        }
+    };
+}
+pub(crate) use module_qdisc;
 
 /// Result of an enqueue, what `NET_XMIT_*` tells the caller of `dev_queue_xmit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,59 +105,123 @@ pub(crate) enum NetXmit {
     Drop = bindings::NET_XMIT_DROP,
 }
 
+/// How a parent qdisc peeks at this one's next packet (`->peek`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Peek {
+    /// Dequeue it and park it until the parent takes it
+    /// (`qdisc_peek_dequeued()`): right for any discipline. The packet is
+    /// counted as sent when parked.
+    Dequeued,
+    /// Show the head of the queue (`qdisc_peek_head()`): only for a
+    /// discipline whose dequeue always returns the head when there is one.
+    #[allow(dead_code)] // Not by the plug: samples/rbfifo.rs.
+    Head,
+}
+
 /// A queueing discipline: what a qdisc kind does with packets.
 ///
-/// The implementing type is the per-qdisc state; it is stored in the qdisc's
-/// private area. It must not need dropping (the qdisc core frees that area
-/// without running destructors), which the layer checks at compile time.
-/// It is `Send`: the callbacks run on whichever CPU holds the qdisc's lock.
+/// The implementing type is the per-qdisc state, initialised in place in
+/// the qdisc's private area by [`Discipline::init`] and dropped when the
+/// qdisc is destroyed (`->destroy`); it may hold locks, lists or timers. It
+/// is `Send`: the callbacks run on whichever CPU holds the qdisc's lock.
+///
+/// The data path (`enqueue`, `dequeue`, `reset`) runs with the qdisc's root
+/// lock held and gets the state as `Pin<&mut Self>`. The control path
+/// (`change`, dumps, MTU events) runs under RTNL only, as in C, and gets a
+/// [`Control`], whose [`Control::lock`] takes the qdisc tree lock (the root
+/// lock) and gives the state: a discipline validates and allocates before
+/// taking it, and formats a dump after letting it go.
+///
+/// # Examples
+///
+/// A FIFO that drops what does not fit in a fixed number of bytes (see
+/// `samples/rbfifo.rs` for the kernel's `bfifo` in full):
+///
+/// ```ignore
+/// struct Fifo {
+///     limit: u32,
+/// }
+///
+/// #[vtable]
+/// impl Discipline for Fifo {
+///     const KIND: &'static CStr = c_str!("tinyfifo");
+///     const PEEK: Peek = Peek::Head;
+///
+///     fn init(_: &Qdisc<Self>, _: Option<&[u8]>, _: &mut ExtAck<'_>) -> Result<impl PinInit<Self, Error>> {
+///         Ok(Fifo { limit: 64 * 1024 })
+///     }
+///
+///     fn enqueue(self: Pin<&mut Self>, sch: &Qdisc<Self>, skb: SkBuff, to_free: &mut ToFree<'_>) -> NetXmit {
+///         if sch.backlog() + skb.pkt_len() <= self.limit {
+///             sch.enqueue_tail(skb)
+///         } else {
+///             sch.drop_packet(skb, to_free)
+///         }
+///     }
+///
+///     fn dequeue(self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
+///         sch.dequeue_head()
+///     }
+/// }
+/// ```
 #[vtable]
-pub(crate) trait Discipline: Sized + Send {
-    /// The kind string (`tc qdisc add … <KIND>`), at most 15 bytes.
+pub(crate) trait Discipline: Sized + Send + 'static {
+    /// The kind string (`tc qdisc add … <KIND>`), at most 15 bytes (checked
+    /// at build time).
     const KIND: &'static CStr;
 
-    /// Creates the state of a new qdisc (`->init`).
+    /// How a parent peeks (`->peek`).
+    const PEEK: Peek = Peek::Dequeued;
+
+    /// Creates the state of a new qdisc (`->init`): returns its initialiser,
+    /// or an error (with a message in `extack`) for bad options.
     ///
     /// `options` is the payload of `TCA_OPTIONS`, `None` when the request
     /// carried none (a bare `tc qdisc add … plug`). On error the qdisc is not
     /// created. Runs under RTNL before the qdisc is visible to the data path.
-    fn init(sch: &Qdisc<Self>, options: Option<&[u8]>, extack: &mut ExtAck) -> Result<Self>;
+    fn init(
+        sch: &Qdisc<Self>,
+        options: Option<&[u8]>,
+        extack: &mut ExtAck<'_>,
+    ) -> Result<impl PinInit<Self, Error>>;
 
     /// Takes a packet from the stack (`->enqueue`): queue it with
     /// [`Qdisc::enqueue_tail`] or drop it with [`Qdisc::drop_packet`].
-    fn enqueue(&mut self, sch: &Qdisc<Self>, skb: SkBuff, to_free: &mut ToFree) -> NetXmit;
+    fn enqueue(
+        self: Pin<&mut Self>,
+        sch: &Qdisc<Self>,
+        skb: SkBuff,
+        to_free: &mut ToFree<'_>,
+    ) -> NetXmit;
 
     /// Hands the next packet to the device (`->dequeue`), `None` if none may
-    /// leave now. The `->peek` slot, which sch_api.c requires whenever
-    /// `->dequeue` is set, is the generic `qdisc_peek_dequeued`: a peek
-    /// dequeues and parks the packet, so a parent's peek counts as a dequeue.
-    fn dequeue(&mut self, sch: &Qdisc<Self>) -> Option<SkBuff>;
+    /// leave now.
+    fn dequeue(self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff>;
 
     /// Applies new options (`->change`), called by sch_api.c only when a
-    /// change or replace request carries `TCA_OPTIONS`. Runs under RTNL with
-    /// the qdisc tree lock held. Without it (`HAS_CHANGE` false) such
-    /// requests fail with `-EINVAL` ("Change operation not supported by
-    /// specified qdisc", `qdisc_change()` in sch_api.c).
-    fn change(&mut self, _sch: &Qdisc<Self>, _options: &[u8], _extack: &mut ExtAck) -> Result {
+    /// change or replace request carries `TCA_OPTIONS`. Runs under RTNL;
+    /// take the tree lock with [`Control::lock`] to reach the state. Without
+    /// it (`HAS_CHANGE` false) such requests fail with `-EINVAL` ("Change
+    /// operation not supported by specified qdisc", `qdisc_change()`).
+    fn change(_sch: &mut Control<'_, Self>, _options: &[u8], _extack: &mut ExtAck<'_>) -> Result {
         kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// The queue was just purged (`->reset`: device down, carrier loss,
-    /// graft). The layer empties the queue itself; this hook is for the
-    /// discipline's own state.
-    fn reset(&mut self) {}
+    /// graft, destroy). The layer empties the queue itself; this hook is for
+    /// the discipline's own state.
+    fn reset(self: Pin<&mut Self>) {}
 
     /// Reports the configuration in a dump (`->dump`, `tc qdisc show`),
-    /// typically with [`Dump::options`]. Runs under RTNL with the qdisc tree
-    /// lock held. Without it (`HAS_DUMP` false) dumps carry no `TCA_OPTIONS`.
-    fn dump(&self, _dump: &mut Dump) -> Result {
+    /// typically with [`Dump::options`]. Runs under RTNL. Without it
+    /// (`HAS_DUMP` false) dumps carry no `TCA_OPTIONS`.
+    fn dump(_sch: &mut Control<'_, Self>, _dump: &mut Dump<'_>) -> Result {
         kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// Reports extended statistics (`->dump_stats`, `TCA_XSTATS`,
-    /// `tc -s qdisc show`), with [`StatsDump::app`]. Runs under RTNL with
-    /// the qdisc tree lock held.
-    fn dump_stats(&self, _dump: &mut StatsDump) -> Result {
+    /// `tc -s qdisc show`), with [`StatsDump::app`]. Runs under RTNL.
+    fn dump_stats(_sch: &mut Control<'_, Self>, _dump: &mut StatsDump<'_>) -> Result {
         kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -102,11 +229,11 @@ pub(crate) trait Discipline: Sized + Send {
     /// ([`MtuChange::Pending`], `NETDEV_PRECHANGEMTU`) or has changed
     /// ([`MtuChange::Done`], `NETDEV_CHANGEMTU`). Called for the qdiscs of
     /// the kind attached to the device's transmit queues (a root qdisc, or
-    /// the children of `mq`), under RTNL with the qdisc tree lock held. With
-    /// it (`HAS_MTU_CHANGE`), the registration also registers a netdevice
-    /// notifier; a discipline whose decisions depend on the MTU (as
-    /// [`Qdisc::set_bypass`] does) recomputes them here.
-    fn mtu_change(&mut self, _sch: &Qdisc<Self>, _change: MtuChange) {
+    /// the children of `mq`), under RTNL. With it (`HAS_MTU_CHANGE`), the
+    /// registration also registers a netdevice notifier; a discipline whose
+    /// decisions depend on the MTU (as [`Qdisc::set_bypass`] does)
+    /// recomputes them here.
+    fn mtu_change(_sch: &mut Control<'_, Self>, _change: MtuChange) {
         kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
@@ -124,10 +251,11 @@ pub(crate) enum MtuChange {
 ///
 /// # Invariants
 ///
-/// The pointer is the `skb` of the running `->dump` callback.
-pub(crate) struct Dump(*mut bindings::sk_buff);
+/// The pointer is the `skb` of the running `->dump` callback, which
+/// outlives `'a`.
+pub(crate) struct Dump<'a>(*mut bindings::sk_buff, PhantomData<&'a mut ()>);
 
-impl Dump {
+impl Dump<'_> {
     /// Puts `payload` as the qdisc's `TCA_OPTIONS` attribute (`nla_put`).
     /// Fails with `EMSGSIZE` when the message is full.
     pub(crate) fn options(&mut self, payload: &[u8]) -> Result {
@@ -147,10 +275,11 @@ impl Dump {
 ///
 /// # Invariants
 ///
-/// The pointer is the `gnet_dump` of the running `->dump_stats` callback.
-pub(crate) struct StatsDump(*mut bindings::gnet_dump);
+/// The pointer is the `gnet_dump` of the running `->dump_stats` callback,
+/// which outlives `'a`.
+pub(crate) struct StatsDump<'a>(*mut bindings::gnet_dump, PhantomData<&'a mut ()>);
 
-impl StatsDump {
+impl StatsDump<'_> {
     /// Puts `xstats` as the qdisc's extended statistics (`TCA_XSTATS`,
     /// `gnet_stats_copy_app`).
     pub(crate) fn app(&mut self, xstats: &[u8]) -> Result {
@@ -170,11 +299,16 @@ impl StatsDump {
 
 /// What a qdisc's private area holds.
 ///
-/// The core allocates the area zeroed (`qdisc_alloc` uses `kzalloc`), which
-/// is a valid `Private<T>` with `ready == false`: it stays so until init
-/// succeeds. Only `->reset` can run on a qdisc whose init failed (when a
-/// default qdisc is created and its init fails, `qdisc_put` resets it), and
-/// it checks `ready`; the other callbacks only run after a successful init.
+/// # Invariants
+///
+/// `state` is initialised if and only if `ready` is true. The core
+/// allocates the area zeroed (`qdisc_alloc()` uses `kzalloc`), which is a
+/// valid `Private<T>` with `ready == false`; init sets it once the state is
+/// written in place, destroy clears it when it drops the state. `reset` and
+/// `destroy` can run on a qdisc whose init failed (`qdisc_create()`'s
+/// `err_out4`, `qdisc_create_dflt()`), and check `ready`; the other
+/// callbacks only run between a successful init and destroy. The area never
+/// moves, so the state is pinned.
 struct Private<T> {
     state: MaybeUninit<T>,
     ready: bool,
@@ -187,38 +321,62 @@ struct Private<T> {
     queued: u32,
 }
 
-/// A qdisc whose private area holds a `T`.
+/// A qdisc whose private area holds a `T`, as a callback reaches it.
 ///
 /// # Invariants
 ///
-/// A `&Qdisc<T>` is only created for a live qdisc of our kind and only while
-/// the holder has exclusive access to its queue and private area: the root
-/// qdisc lock is held (enqueue, dequeue, reset, change), or the qdisc is not
-/// yet visible to the data path (init).
-#[repr(transparent)]
-pub(crate) struct Qdisc<T>(Opaque<bindings::Qdisc>, PhantomData<T>);
+/// The pointer is a live qdisc of `T`'s kind (its ops are the
+/// [`Tables<T>`]'s), and the holder has exclusive access to its queue and
+/// private area: the qdisc's root lock is held (enqueue, dequeue, reset, a
+/// [`TreeGuard`]); or the qdisc is not visible to the data path (init, and
+/// reset on destroy); or it was detached (a graft) and the core waited for
+/// the data path to leave it (`dev_deactivate()`'s `synchronize_net()`), so
+/// that the tree lock, which is then the new root's, still excludes
+/// everyone. A `Qdisc` only exists for the duration of a callback.
+pub(crate) struct Qdisc<T> {
+    ptr: NonNull<bindings::Qdisc>,
+    _discipline: PhantomData<T>,
+}
 
 impl<T: Discipline> Qdisc<T> {
     /// # Safety
     ///
-    /// `ptr` is a live qdisc whose ops are `Registration<T>`'s, and the
-    /// caller has exclusive access to it as the type invariant describes for
-    /// as long as `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::Qdisc) -> &'a Self {
-        // SAFETY: `Qdisc<T>` is `repr(transparent)` over `Opaque<Qdisc>`,
-        // which has the layout of `Qdisc`; validity is the caller's promise.
-        unsafe { &*ptr.cast::<Self>() }
+    /// `ptr` is a live qdisc of `T`'s kind, to which the caller has
+    /// exclusive access as the type invariant describes, for as long as the
+    /// returned value lives.
+    unsafe fn from_raw(ptr: *mut bindings::Qdisc) -> Self {
+        // INVARIANT: The caller's promise.
+        Self {
+            // SAFETY: A live qdisc is not null.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            _discipline: PhantomData,
+        }
     }
 
     fn as_raw(&self) -> *mut bindings::Qdisc {
-        self.0.get()
+        self.ptr.as_ptr()
     }
 
-    /// The private area (`qdisc_priv()`).
+    /// The private area (`qdisc_priv()`), derived from the pointer the core
+    /// handed over, which covers the whole allocation.
     fn private(&self) -> *mut Private<T> {
         // SAFETY: The qdisc is valid (type invariant); this only computes the
         // address of its trailing `privdata`, as `qdisc_priv()` does.
         unsafe { core::ptr::addr_of_mut!((*self.as_raw()).privdata).cast() }
+    }
+
+    /// The state, pinned in the private area.
+    ///
+    /// # Safety
+    ///
+    /// Init succeeded and destroy has not run (`ready`); no other reference
+    /// to the state exists while the returned one lives.
+    // Exclusivity is the caller's promise (a lock, or no one else yet).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn state(&self) -> Pin<&mut T> {
+        // SAFETY: The state is initialised (caller, `Private` invariant),
+        // exclusively ours (caller), and never moves (`Private` invariant).
+        unsafe { Pin::new_unchecked((*self.private()).state.assume_init_mut()) }
     }
 
     /// Packets in the queue not yet handed out: the length of the qdisc's
@@ -226,8 +384,8 @@ impl<T: Discipline> Qdisc<T> {
     /// [`Private`]'s `queued`).
     #[inline]
     pub(crate) fn queued(&self) -> u32 {
-        // SAFETY: The qdisc is valid and locked (type invariant), so its
-        // private area, a valid `Private<T>` from allocation on, is ours.
+        // SAFETY: The qdisc is valid and ours (type invariant), so is its
+        // private area, a valid `Private<T>` from allocation on.
         unsafe { (*self.private()).queued }
     }
 
@@ -235,7 +393,7 @@ impl<T: Discipline> Qdisc<T> {
     /// `0..=sch->q.qlen`; the callers wrap, as the C counters do.
     #[inline]
     fn update_queued(&self, f: impl FnOnce(u32) -> u32) {
-        // SAFETY: As in `queued`; the lock holder is the only writer.
+        // SAFETY: As in `queued`; the holder is the only writer.
         unsafe {
             let queued = core::ptr::addr_of_mut!((*self.private()).queued);
             *queued = f(*queued);
@@ -245,16 +403,10 @@ impl<T: Discipline> Qdisc<T> {
     /// Bytes queued (`sch->qstats.backlog`).
     #[inline]
     pub(crate) fn backlog(&self) -> u32 {
-        // SAFETY: The qdisc is valid and we have exclusive access to its
-        // queue and counters (type invariant).
+        // SAFETY: The qdisc is valid and its counters are ours (type
+        // invariant).
         unsafe { (*self.as_raw()).qstats.backlog }
     }
-
-    // The data path below is `qdisc_enqueue_tail()`, `qdisc_dequeue_head()`
-    // and `qdisc_drop()` of <net/sch_generic.h>, written out in Rust so that
-    // it is inlined into the discipline as the C disciplines get it: through
-    // out-of-line C helpers a packet paid two more calls. Counters wrap as
-    // they do in C.
 
     /// Queues `skb` at the tail and accounts its bytes (`qdisc_enqueue_tail`).
     #[inline]
@@ -262,10 +414,10 @@ impl<T: Discipline> Qdisc<T> {
         let len = skb.pkt_len();
         let skb = skb.into_raw();
         let sch = self.as_raw();
-        // SAFETY: The qdisc is valid and locked (type invariant), so its
-        // queue and counters are ours to update; `skb` was ours and is on no
-        // list, so the queue can take it over and link it. The tail, when
-        // there is one, is a buffer on this queue.
+        // SAFETY: The qdisc is valid and ours (type invariant), so its queue
+        // and counters are ours to update; `skb` was ours and is on no list,
+        // so the queue can take it over and link it. The tail, when there is
+        // one, is a buffer on this queue.
         unsafe {
             let q = core::ptr::addr_of_mut!((*sch).q);
             *skb::next(skb) = core::ptr::null_mut();
@@ -288,8 +440,8 @@ impl<T: Discipline> Qdisc<T> {
     #[inline]
     pub(crate) fn dequeue_head(&self) -> Option<SkBuff> {
         let sch = self.as_raw();
-        // SAFETY: The qdisc is valid and locked (type invariant); the head,
-        // if any, is a buffer on its queue, which we unlink.
+        // SAFETY: The qdisc is valid and ours (type invariant); the head, if
+        // any, is a buffer on its queue, which we unlink.
         let skb = unsafe {
             let q = core::ptr::addr_of_mut!((*sch).q);
             let skb = (*q).head;
@@ -324,12 +476,12 @@ impl<T: Discipline> Qdisc<T> {
     /// Drops `skb`, counting it in the qdisc's drops; the core frees it
     /// after releasing the lock (`qdisc_drop`).
     #[inline]
-    pub(crate) fn drop_packet(&self, skb: SkBuff, to_free: &mut ToFree) -> NetXmit {
+    pub(crate) fn drop_packet(&self, skb: SkBuff, to_free: &mut ToFree<'_>) -> NetXmit {
         to_free.push(skb);
-        // SAFETY: The qdisc is valid and locked (type invariant): the lock
-        // holder is the only writer of `drops`. Dumps read it without the
-        // lock, so it is written once, as `qstats_drop_inc()` does with
-        // `WRITE_ONCE` (a volatile store in Rust).
+        // SAFETY: The qdisc is valid and ours (type invariant): the holder is
+        // the only writer of `drops`. Dumps read it without the lock, so it
+        // is written once, as `qstats_drop_inc()` does with `WRITE_ONCE` (a
+        // volatile store in Rust).
         unsafe {
             let drops = core::ptr::addr_of_mut!((*self.as_raw()).qstats.drops);
             core::ptr::write_volatile(drops, (*drops).wrapping_add(1));
@@ -340,9 +492,9 @@ impl<T: Discipline> Qdisc<T> {
     /// Detaches every packet on the list from its sending socket
     /// ([`SkBuff::orphan`]).
     pub(crate) fn orphan_queued(&self) {
-        // SAFETY: The qdisc is valid and locked (type invariant): its list
-        // and the buffers on it are ours to walk and modify; orphaning does
-        // not touch a buffer's list link.
+        // SAFETY: The qdisc is valid and ours (type invariant): its list and
+        // the buffers on it are ours to walk and modify; orphaning does not
+        // touch a buffer's list link.
         unsafe {
             let mut skb = (*self.as_raw()).q.head;
             while !skb.is_null() {
@@ -360,11 +512,11 @@ impl<T: Discipline> Qdisc<T> {
     /// under the root lock, so it takes effect for the next packet.
     pub(crate) fn set_bypass(&self, on: bool) {
         let bit = bindings::TCQ_F_CAN_BYPASS;
-        // SAFETY: The qdisc is valid and locked, or not yet visible (type
-        // invariant): every writer of the flags holds the lock or RTNL, as
-        // we do. The core reads them without the lock (`TCQ_F_NOLOCK` in
-        // `__dev_xmit_skb`), so the new value is written once, as
-        // `WRITE_ONCE` would (a volatile store).
+        // SAFETY: The qdisc is valid and ours (type invariant), and every
+        // writer of the flags holds the lock or RTNL, as we do. The core
+        // reads them without the lock (`TCQ_F_NOLOCK` in `__dev_xmit_skb`),
+        // so the new value is written once, as `WRITE_ONCE` would (a
+        // volatile store).
         unsafe {
             let flags = core::ptr::addr_of_mut!((*self.as_raw()).flags);
             let old = *flags;
@@ -404,53 +556,142 @@ impl<T: Discipline> Qdisc<T> {
     }
 }
 
+/// A qdisc as a control callback (`->change`, the dumps, MTU events) gets
+/// it: under RTNL, while the data path may be using it on other CPUs.
+///
+/// # Invariants
+///
+/// The pointer is a live qdisc of `T`'s kind whose init succeeded and
+/// whose destroy has not run, RTNL is held (so no other control callback
+/// runs on it) for `'a`, and the state is only reached through
+/// [`Control::lock`].
+pub(crate) struct Control<'a, T> {
+    ptr: NonNull<bindings::Qdisc>,
+    _lifetime: PhantomData<&'a mut T>,
+}
+
+impl<T: Discipline> Control<'_, T> {
+    /// # Safety
+    ///
+    /// As the type invariant says, for as long as the value lives.
+    unsafe fn from_raw(ptr: *mut bindings::Qdisc) -> Self {
+        // INVARIANT: The caller's promise.
+        Self {
+            // SAFETY: A live qdisc is not null.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            _lifetime: PhantomData,
+        }
+    }
+
+    /// Takes the qdisc tree lock (`sch_tree_lock()`: the root lock of the
+    /// tree the qdisc is in), which excludes the data path, and gives access
+    /// to the state until the guard is dropped. Do not sleep or allocate
+    /// with `GFP_KERNEL` while holding it (it is a BH-disabling spinlock).
+    pub(crate) fn lock(&mut self) -> TreeGuard<'_, T> {
+        // SAFETY: The qdisc is live (type invariant); unlocked when the
+        // guard drops.
+        unsafe { bindings::sch_plug_sch_tree_lock(self.ptr.as_ptr()) };
+        // INVARIANT: Locked just above; `&mut self` keeps a second guard
+        // from being made while this one lives.
+        TreeGuard {
+            // SAFETY: The tree lock excludes the data path, and RTNL (type
+            // invariant) the other control callbacks, for the guard's life.
+            qdisc: unsafe { Qdisc::from_raw(self.ptr.as_ptr()) },
+            _control: PhantomData,
+        }
+    }
+}
+
+/// The qdisc tree lock, held; dropping the guard releases it.
+///
+/// # Invariants
+///
+/// The tree lock of `qdisc` is held by this guard, and the qdisc's init
+/// succeeded and its destroy has not run.
+pub(crate) struct TreeGuard<'a, T: Discipline> {
+    qdisc: Qdisc<T>,
+    _control: PhantomData<&'a mut ()>,
+}
+
+impl<T: Discipline> TreeGuard<'_, T> {
+    /// The state and the qdisc, both usable under the lock.
+    pub(crate) fn parts(&mut self) -> (Pin<&mut T>, &Qdisc<T>) {
+        // SAFETY: Init succeeded (type invariant); `&mut self` makes this
+        // the only reference to the state while it lives.
+        (unsafe { self.qdisc.state() }, &self.qdisc)
+    }
+
+    /// The state.
+    pub(crate) fn state(&mut self) -> Pin<&mut T> {
+        self.parts().0
+    }
+}
+
+impl<T: Discipline> Drop for TreeGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Held by this guard (type invariant); nothing derived from
+        // it outlives the guard.
+        unsafe { bindings::sch_plug_sch_tree_unlock(self.qdisc.as_raw()) };
+    }
+}
+
 /// Adds `n` to a byte or packet counter of the qdisc's `bstats`
-/// (`u64_stats_add()`).
+/// (`u64_stats_add()`, which on 64-bit is `local64_add()`).
 ///
 /// # Safety
 ///
-/// `counter` is a counter of a locked qdisc: only the lock holder writes it.
-/// Readers (the stats dump) read it locklessly, which on 64-bit kernels is
-/// a plain read (`local64_read()`): relaxed atomic loads and stores keep
-/// that defined in Rust and still compile to a plain load and store.
+/// `counter` is a counter of a qdisc whose lock the caller holds: only the
+/// lock holder writes it. Readers (the stats dump) read it without the lock
+/// with `local64_read()`, a `READ_ONCE`: the value is read and written once
+/// each (volatile accesses, Rust's `READ_ONCE`/`WRITE_ONCE`), which
+/// compiles to a plain load and store, as C's does.
 #[inline]
 unsafe fn stats_add(counter: *mut bindings::u64_stats_t, n: u64) {
-    // SAFETY: `u64_stats_t` on 64-bit is one aligned `s64` (`local64_t`);
-    // the caller guarantees it is valid for the lifetime of this call.
-    let counter = unsafe { AtomicI64::from_ptr(core::ptr::addr_of_mut!((*counter).v.a.a.counter)) };
-    // `as`: the counter is a `u64` that C keeps in an `s64`; both wrap.
-    let value = counter.load(Ordering::Relaxed).wrapping_add(n as i64);
-    counter.store(value, Ordering::Relaxed);
+    // SAFETY: `u64_stats_t` on 64-bit is one aligned `s64` (`local64_t`),
+    // valid (caller) and written only by us (caller).
+    unsafe {
+        let counter = core::ptr::addr_of_mut!((*counter).v.a.a.counter);
+        // `as`: the counter is a `u64` that C keeps in an `s64`; both wrap.
+        let value = core::ptr::read_volatile(counter).wrapping_add(n as i64);
+        core::ptr::write_volatile(counter, value);
+    }
 }
 
 /// The extended-ack of a netlink request: where an error message for the
 /// user goes (`tc` prints it after "Error:").
-pub(crate) struct ExtAck(*mut bindings::netlink_ext_ack);
+///
+/// # Invariants
+///
+/// The pointer is null or the extack of the request being processed,
+/// valid for `'a`.
+pub(crate) struct ExtAck<'a>(*mut bindings::netlink_ext_ack, PhantomData<&'a mut ()>);
 
-impl ExtAck {
+impl ExtAck<'_> {
     /// # Safety
     ///
     /// `extack` is null or the extack of the request being processed, valid
     /// for as long as the value lives.
     unsafe fn from_raw(extack: *mut bindings::netlink_ext_ack) -> Self {
-        Self(extack)
+        // INVARIANT: The caller's promise.
+        Self(extack, PhantomData)
     }
 
     /// Sets the error message of the request (`NL_SET_ERR_MSG`).
     pub(crate) fn set_message(&mut self, msg: &'static CStr) {
-        // SAFETY: `self.0` is null or valid (constructor); the message is
+        // SAFETY: `self.0` is null or valid (type invariant); the message is
         // static, as the extack keeps the pointer after we return.
         unsafe { bindings::sch_plug_set_err_msg(self.0, msg.as_char_ptr()) };
     }
 }
 
-/// Module parameters, declared in C (`bindings/helpers.c`): the `module!`
+/// Module parameters, declared in C (`bindings/params.c`): the `module!`
 /// macro of 6.12 cannot declare them.
 pub(crate) mod params {
     use super::bindings;
 
     /// `c_quirks` (`/sys/module/sch_plug/parameters/c_quirks`, also an
     /// `insmod` argument): new plugs follow the 6.12 C rules.
+    #[inline]
     pub(crate) fn c_quirks() -> bool {
         // SAFETY: Reads a `bool` module parameter with `READ_ONCE`; no
         // precondition.

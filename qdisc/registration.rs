@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The C `struct Qdisc_ops` built from a [`Discipline`], its trampolines,
-//! and its registration with the qdisc core.
+//! The C `struct Qdisc_ops` built from a [`Discipline`] at compile time, its
+//! trampolines, and its registration with the qdisc core.
 
 use super::{
-    bindings, Discipline, Dump, ExtAck, MtuChange, Private, Qdisc, SkBuff, StatsDump, ToFree,
+    bindings, Control, Discipline, Dump, ExtAck, MtuChange, Peek, Private, Qdisc, SkBuff,
+    StatsDump, ToFree,
 };
-use core::{ffi::c_void, marker::PhantomData, pin::Pin, ptr};
+use core::{
+    ffi::c_void,
+    marker::PhantomData,
+    mem::MaybeUninit,
+    ptr,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::{
     error::{from_result, to_result},
     ffi::{c_int, c_ulong},
+    init::PinInit,
     prelude::*,
     types::Opaque,
     ThisModule,
@@ -41,10 +49,6 @@ struct Adapter<T: Discipline>(PhantomData<T>);
 impl<T: Discipline> Adapter<T> {
     /// What the private area can hold, checked when the ops are built.
     const LAYOUT_OK: () = {
-        assert!(
-            !core::mem::needs_drop::<T>(),
-            "the qdisc core frees the private area without dropping it"
-        );
         // `privdata` is aligned as `struct Qdisc` is (`____cacheline_aligned`,
         // which bindgen carries over), and the core allocates the qdisc with
         // that alignment.
@@ -72,15 +76,39 @@ impl<T: Discipline> Adapter<T> {
             let options = unsafe { nla_payload(opt) };
             // SAFETY: `extack` belongs to the request being served.
             let mut extack = unsafe { ExtAck::from_raw(extack) };
-            let state = T::init(sch, options, &mut extack)?;
-            // SAFETY: The private area is `priv_size = size_of::<Private<T>>()`
-            // zeroed bytes, suitably aligned (`LAYOUT_OK`): a valid
-            // `Private<T>`, and ours alone during init.
-            let private = unsafe { &mut *sch.private() };
-            private.state.write(state);
-            private.ready = true;
+            let init = T::init(&sch, options, &mut extack)?;
+            let private = sch.private();
+            // SAFETY: The private area is a valid `Private<T>` with `ready`
+            // false (its invariant), ours alone during init; the slot stays
+            // where it is for the qdisc's life, so the state is pinned. On
+            // error the initialiser leaves the slot uninitialised, and
+            // `ready` stays false.
+            unsafe {
+                init.__pinned_init((*private).state.as_mut_ptr())?;
+                (*private).ready = true;
+            }
             Ok(0)
         })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the qdisc core as `->destroy` of our ops.
+    unsafe extern "C" fn destroy_callback(sch: *mut bindings::Qdisc) {
+        // SAFETY: The core destroys a qdisc that nothing reaches any more
+        // (`__qdisc_destroy()`), or one whose creation failed
+        // (`qdisc_create()`'s `err_out4`): access is exclusive.
+        let sch = unsafe { Qdisc::<T>::from_raw(sch) };
+        let private = sch.private();
+        // SAFETY: The area is a valid `Private<T>` (its invariant), ours.
+        // `ready` says whether init wrote the state; it is dropped in place
+        // once, and `ready` cleared with it.
+        unsafe {
+            if (*private).ready {
+                (*private).ready = false;
+                ptr::drop_in_place((*private).state.as_mut_ptr());
+            }
+        }
     }
 
     /// # Safety
@@ -98,10 +126,10 @@ impl<T: Discipline> Adapter<T> {
         let skb = unsafe { SkBuff::from_raw(skb) };
         // SAFETY: `to_free` is this call's deferred-free list.
         let mut to_free = unsafe { ToFree::from_raw(to_free) };
-        // SAFETY: The private area holds the `T` written by init, and the
-        // root lock makes this the only reference to it.
-        let state = unsafe { (*sch.private()).state.assume_init_mut() };
-        state.enqueue(sch, skb, &mut to_free) as c_int
+        // SAFETY: Init succeeded, and the root lock makes this the only
+        // reference to the state.
+        let state = unsafe { sch.state() };
+        T::enqueue(state, &sch, skb, &mut to_free) as c_int
     }
 
     /// # Safety
@@ -112,8 +140,8 @@ impl<T: Discipline> Adapter<T> {
         // qdisc whose init succeeded.
         let sch = unsafe { Qdisc::<T>::from_raw(sch) };
         // SAFETY: As in `enqueue_callback`.
-        let state = unsafe { (*sch.private()).state.assume_init_mut() };
-        state.dequeue(sch).map_or(ptr::null_mut(), SkBuff::into_raw)
+        let state = unsafe { sch.state() };
+        T::dequeue(state, &sch).map_or(ptr::null_mut(), SkBuff::into_raw)
     }
 
     /// # Safety
@@ -130,13 +158,13 @@ impl<T: Discipline> Adapter<T> {
         };
         // SAFETY: `extack` belongs to the request being served.
         let mut extack = unsafe { ExtAck::from_raw(extack) };
-        // SAFETY: `change` is only called on live qdiscs of our kind, whose
-        // init succeeded.
-        unsafe {
-            Self::with_tree_lock(sch, |state, qdisc| {
-                state.change(qdisc, options, &mut extack)
-            })
-        }
+        // SAFETY: `change` is only called under RTNL on live qdiscs of our
+        // kind, whose init succeeded.
+        let mut sch = unsafe { Control::<T>::from_raw(sch) };
+        from_result(|| {
+            T::change(&mut sch, options, &mut extack)?;
+            Ok(0)
+        })
     }
 
     /// # Safety
@@ -148,13 +176,14 @@ impl<T: Discipline> Adapter<T> {
         let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
         // SAFETY: The queue is ours to purge under that exclusion.
         unsafe { bindings::sch_plug_qdisc_reset_queue(sch) };
-        // SAFETY: The area is a valid `Private<T>` (zeroed, then written by
-        // init), ours under that exclusion.
-        let private = unsafe { &mut *qdisc.private() };
-        private.queued = 0;
-        if private.ready {
-            // SAFETY: `ready` is only set once init wrote the state.
-            unsafe { private.state.assume_init_mut() }.reset();
+        let private = qdisc.private();
+        // SAFETY: The area is a valid `Private<T>` (its invariant), ours
+        // under that exclusion; `ready` says whether the state is there.
+        unsafe {
+            (*private).queued = 0;
+            if (*private).ready {
+                T::reset(qdisc.state());
+            }
         }
     }
 
@@ -166,9 +195,14 @@ impl<T: Discipline> Adapter<T> {
         skb: *mut bindings::sk_buff,
     ) -> c_int {
         // INVARIANT: `skb` is the message this dump builds.
-        let mut dump = Dump(skb);
-        // SAFETY: `sch` is a live qdisc of our kind, dumped under RTNL.
-        unsafe { Self::with_tree_lock(sch, |state, _| state.dump(&mut dump)) }
+        let mut dump = Dump(skb, PhantomData);
+        // SAFETY: `sch` is a live qdisc of our kind whose init succeeded,
+        // dumped under RTNL.
+        let mut sch = unsafe { Control::<T>::from_raw(sch) };
+        from_result(|| {
+            T::dump(&mut sch, &mut dump)?;
+            Ok(0)
+        })
     }
 
     /// # Safety
@@ -179,38 +213,13 @@ impl<T: Discipline> Adapter<T> {
         d: *mut bindings::gnet_dump,
     ) -> c_int {
         // INVARIANT: `d` is the dump this callback fills.
-        let mut dump = StatsDump(d);
-        // SAFETY: `sch` is a live qdisc of our kind, dumped under RTNL.
-        unsafe { Self::with_tree_lock(sch, |state, _| state.dump_stats(&mut dump)) }
-    }
-
-    /// Runs `f` on the state of `sch` with the qdisc tree lock held, and
-    /// turns its result into a C return value. `->change` and the dumps run
-    /// under RTNL only, while the data path uses the state under the root
-    /// lock, which is the lock `sch_tree_lock` takes.
-    ///
-    /// # Safety
-    ///
-    /// `sch` is a live qdisc of our kind whose init succeeded.
-    unsafe fn with_tree_lock(
-        sch: *mut bindings::Qdisc,
-        f: impl FnOnce(&mut T, &Qdisc<T>) -> Result,
-    ) -> c_int {
-        // SAFETY: `sch` is live (caller); the lock is released below.
-        unsafe { bindings::sch_plug_sch_tree_lock(sch) };
-        // SAFETY: The tree lock excludes the data path (and RTNL the other
-        // control callbacks) until the unlock below.
-        let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
-        // SAFETY: Init succeeded (caller) and the lock makes this the only
-        // reference to the state.
-        let state = unsafe { (*qdisc.private()).state.assume_init_mut() };
-        let ret = from_result(|| {
-            f(state, qdisc)?;
+        let mut dump = StatsDump(d, PhantomData);
+        // SAFETY: As in `dump_callback`.
+        let mut sch = unsafe { Control::<T>::from_raw(sch) };
+        from_result(|| {
+            T::dump_stats(&mut sch, &mut dump)?;
             Ok(0)
-        });
-        // SAFETY: Taken above; `qdisc` and `state` are not used past here.
-        unsafe { bindings::sch_plug_sch_tree_unlock(sch) };
-        ret
+        })
     }
 
     /// The netdevice notifier: tells the qdiscs of our kind attached to a
@@ -219,7 +228,7 @@ impl<T: Discipline> Adapter<T> {
     /// # Safety
     ///
     /// Called by the notifier chain with `nb` the `nb` of a registered
-    /// [`Tables`] and `info` the event's `netdev_notifier_info`.
+    /// [`Tables<T>`] and `info` the event's `netdev_notifier_info`.
     unsafe extern "C" fn netdev_callback(
         nb: *mut bindings::notifier_block,
         event: c_ulong,
@@ -230,13 +239,13 @@ impl<T: Discipline> Adapter<T> {
             Ok(bindings::netdev_cmd_NETDEV_CHANGEMTU) => MtuChange::Done,
             _ => return bindings::NOTIFY_DONE as c_int,
         };
-        // SAFETY: `nb` is the `nb` field of a live `Tables` (caller), which
-        // is `repr(C)`: stepping back by its offset gives the table.
+        // SAFETY: `nb` is the `nb` field of a `Tables<T>` (caller), which is
+        // `repr(C)`: stepping back by its offset gives the table.
         let ops = unsafe {
             let tables = nb
                 .cast::<u8>()
-                .sub(core::mem::offset_of!(Tables, nb))
-                .cast::<Tables>();
+                .sub(core::mem::offset_of!(Tables<T>, nb))
+                .cast::<Tables<T>>();
             (*tables).ops.get().cast_const()
         };
         // SAFETY: `info` is the event's info (caller), and MTU events are
@@ -257,34 +266,39 @@ impl<T: Discipline> Adapter<T> {
             }
             last = sch;
             // SAFETY: An attached qdisc of our kind is live and its init
-            // succeeded (the core attaches a qdisc only after its init).
-            unsafe {
-                Self::with_tree_lock(sch, |state, qdisc| {
-                    state.mtu_change(qdisc, change);
-                    Ok(())
-                })
-            };
+            // succeeded (the core attaches a qdisc only after its init), and
+            // RTNL is held.
+            let mut sch = unsafe { Control::<T>::from_raw(sch) };
+            T::mtu_change(&mut sch, change);
         }
         bindings::NOTIFY_DONE as c_int
     }
 
-    /// The ops table for `T`, owned by `module`.
-    fn build(module: &'static ThisModule) -> bindings::Qdisc_ops {
+    /// The ops table for `T`, without its owner (set at registration).
+    const fn build() -> bindings::Qdisc_ops {
         #[allow(clippy::let_unit_value)]
         let () = Self::LAYOUT_OK;
         let mut id = [0; 16];
-        let kind = T::KIND.as_bytes();
+        let kind = T::KIND.as_bytes_with_nul();
+        let mut i = 0;
         // Fits with its NUL: checked in `LAYOUT_OK`.
-        id[..kind.len()].copy_from_slice(kind);
+        while i < kind.len() {
+            id[i] = kind[i] as _;
+            i += 1;
+        }
         bindings::Qdisc_ops {
             id,
             // Cannot truncate: checked in `LAYOUT_OK`.
             priv_size: core::mem::size_of::<Private<T>>() as c_int,
             enqueue: Some(Self::enqueue_callback),
             dequeue: Some(Self::dequeue_callback),
-            peek: Some(bindings::sch_plug_qdisc_peek_dequeued),
+            peek: Some(match T::PEEK {
+                Peek::Dequeued => bindings::sch_plug_qdisc_peek_dequeued,
+                Peek::Head => bindings::sch_plug_qdisc_peek_head,
+            }),
             init: Some(Self::init_callback),
             reset: Some(Self::reset_callback),
+            destroy: Some(Self::destroy_callback),
             change: if T::HAS_CHANGE {
                 Some(Self::change_callback)
             } else {
@@ -300,69 +314,118 @@ impl<T: Discipline> Adapter<T> {
             } else {
                 None
             },
-            owner: module.as_ptr().cast(),
-            ..Default::default()
+            // SAFETY: The other fields of `struct Qdisc_ops` are pointers
+            // and integers, for which zero (null, none) is valid.
+            ..unsafe { MaybeUninit::zeroed().assume_init() }
         }
     }
 }
 
-/// What the C side keeps pointers to while a kind is registered: its ops
-/// and, for a discipline with [`Discipline::mtu_change`], the netdevice
-/// notifier that calls it (which finds the ops from its own address).
+/// What the C side keeps pointers to while a qdisc kind is registered: its
+/// ops and, for a discipline with [`Discipline::mtu_change`], the
+/// netdevice notifier that calls it (which finds the ops from its own
+/// address). Built at compile time into a `static` by [`module_qdisc!`],
+/// so that it outlives every qdisc of the kind.
+///
+/// [`module_qdisc!`]: super::module_qdisc
+///
+/// # Invariants
+///
+/// While `registered` is false, no one but the [`Registration::new`] that
+/// sets it reads or writes `ops` or `nb`. `ops.owner` is written once, before
+/// the first registration.
 #[repr(C)]
-struct Tables {
+pub(crate) struct Tables<T: Discipline> {
     ops: Opaque<bindings::Qdisc_ops>,
     nb: Opaque<bindings::notifier_block>,
+    registered: AtomicBool,
+    _discipline: PhantomData<T>,
 }
 
+impl<T: Discipline> Tables<T> {
+    /// The tables of `T`, built at compile time (a kind string that does
+    /// not fit fails the build).
+    pub(crate) const fn new() -> Self {
+        // INVARIANT: Not registered, the owner not yet written.
+        Self {
+            ops: Opaque::new(Adapter::<T>::build()),
+            nb: Opaque::new(bindings::notifier_block {
+                // Only referenced when used: the callback calls `mtu_change`,
+                // whose default is a build error.
+                notifier_call: if T::HAS_MTU_CHANGE {
+                    Some(Adapter::<T>::netdev_callback)
+                } else {
+                    None
+                },
+                next: ptr::null_mut(),
+                priority: 0,
+            }),
+            registered: AtomicBool::new(false),
+            _discipline: PhantomData,
+        }
+    }
+}
+
+// SAFETY: The C side synchronises its own use of the tables (the qdisc
+// core's `qdisc_mod_lock`, the notifier chain's RTNL), and Rust code only
+// touches them while it owns them through `registered` (type invariant).
+unsafe impl<T: Discipline> Sync for Tables<T> {}
+
 /// A registered qdisc kind; dropping it unregisters the kind.
+///
+/// Qdiscs of the kind hold a reference on the module, so the module cannot
+/// be unloaded under them; and their ops are `'static`, so they stay valid
+/// if the registration is dropped earlier (the kind just can no longer be
+/// created).
 ///
 /// # Invariants
 ///
 /// `tables.ops` is registered with the qdisc core until `drop`, and so is
-/// `tables.nb` with the netdevice notifier chain if `T::HAS_MTU_CHANGE`.
+/// `tables.nb` with the netdevice notifier chain if `T::HAS_MTU_CHANGE`;
+/// this registration set `tables.registered`.
 pub(crate) struct Registration<T: Discipline> {
-    tables: Pin<KBox<Tables>>,
-    _discipline: PhantomData<T>,
+    tables: &'static Tables<T>,
 }
 
 impl<T: Discipline> Registration<T> {
-    /// Registers `T` as a qdisc kind owned by `module`: qdiscs of the kind
-    /// hold a reference on the module, so it cannot be unloaded under them.
+    /// Registers the kind of `tables`, owned by `module`: qdiscs of the kind
+    /// hold a reference on the module.
     ///
-    /// Fails with `EEXIST` if the kind is already registered (for example by
-    /// the C `sch_plug`).
-    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
-        let tables = KBox::pin(
-            Tables {
-                ops: Opaque::new(Adapter::<T>::build(module)),
-                nb: Opaque::new(bindings::notifier_block {
-                    notifier_call: Some(Adapter::<T>::netdev_callback),
-                    ..Default::default()
-                }),
-            },
-            GFP_KERNEL,
-        )?;
-        // SAFETY: `ops` is a fully initialised table whose address is stable
-        // (pinned in the heap) and which outlives the registration: it is
-        // unregistered in `drop` before it is freed.
-        to_result(unsafe { bindings::register_qdisc(tables.ops.get()) })?;
+    /// Fails with `EBUSY` if `tables` are registered already, and with
+    /// `EEXIST` if another module registered the kind (for example the C
+    /// `sch_plug`).
+    pub(crate) fn new(module: &'static ThisModule, tables: &'static Tables<T>) -> Result<Self> {
+        if tables.registered.swap(true, Ordering::Acquire) {
+            return Err(EBUSY);
+        }
+        let ops = tables.ops.get();
+        // SAFETY: `registered` was false and is ours now, so nothing else
+        // uses the tables (type invariant). The owner is only written the
+        // first time: qdiscs created under an earlier registration may be
+        // reading it.
+        unsafe {
+            if (*ops).owner.is_null() {
+                (*ops).owner = module.as_ptr().cast();
+            }
+        }
+        // SAFETY: `ops` is a complete table in a `static`, which outlives
+        // the registration and every qdisc created from it.
+        if let Err(e) = to_result(unsafe { bindings::register_qdisc(ops) }) {
+            tables.registered.store(false, Ordering::Release);
+            return Err(e);
+        }
         if T::HAS_MTU_CHANGE {
-            // SAFETY: As for the ops: `nb` is initialised, pinned, and
-            // unregistered in `drop` (or just below) before it is freed.
+            // SAFETY: As for the ops: `nb` is complete and `'static`.
             let ret = unsafe { bindings::register_netdevice_notifier(tables.nb.get()) };
             if let Err(e) = to_result(ret) {
-                // SAFETY: Registered just above; no qdisc of the kind can
-                // exist yet, as the module is still initialising.
-                unsafe { bindings::unregister_qdisc(tables.ops.get()) };
+                // SAFETY: Registered just above.
+                unsafe { bindings::unregister_qdisc(ops) };
+                tables.registered.store(false, Ordering::Release);
                 return Err(e);
             }
         }
-        // INVARIANT: Registered just above.
-        Ok(Self {
-            tables,
-            _discipline: PhantomData,
-        })
+        // INVARIANT: Registered just above, with `registered` set.
+        Ok(Self { tables })
     }
 }
 
@@ -373,15 +436,9 @@ impl<T: Discipline> Drop for Registration<T> {
             // callback runs or will run.
             unsafe { bindings::unregister_netdevice_notifier(self.tables.nb.get()) };
         }
-        // SAFETY: Registered (type invariant). No qdisc of the kind exists
-        // any more: each holds a module reference, so the module's exit,
-        // which drops this, cannot run before they are gone.
+        // SAFETY: Registered (type invariant). Qdiscs of the kind that still
+        // exist keep using the `'static` ops.
         unsafe { bindings::unregister_qdisc(self.tables.ops.get()) };
+        self.tables.registered.store(false, Ordering::Release);
     }
 }
-
-// SAFETY: The registration is only a handle to ops that the qdisc core
-// synchronises itself (`qdisc_mod_lock`); it can be dropped from any thread.
-unsafe impl<T: Discipline> Send for Registration<T> {}
-// SAFETY: `&Registration` gives no access to anything.
-unsafe impl<T: Discipline> Sync for Registration<T> {}

@@ -3,7 +3,7 @@
 //! Owned socket buffers and the deferred-free list of the enqueue path.
 
 use super::bindings;
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ptr::NonNull};
 
 /// A socket buffer owned by Rust code.
 ///
@@ -28,7 +28,7 @@ impl SkBuff {
     ///
     /// `skb` is a valid, non-null `struct sk_buff` whose ownership the caller
     /// transfers: it is on no list and nothing else will free it.
-    pub(crate) unsafe fn from_raw(skb: *mut bindings::sk_buff) -> Self {
+    pub(super) unsafe fn from_raw(skb: *mut bindings::sk_buff) -> Self {
         // INVARIANT: Ownership of a valid buffer is transferred per the
         // safety requirements.
         // SAFETY: The caller guarantees `skb` is non-null.
@@ -36,7 +36,7 @@ impl SkBuff {
     }
 
     /// Gives ownership back to C.
-    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+    pub(super) fn into_raw(self) -> *mut bindings::sk_buff {
         let ptr = self.0.as_ptr();
         core::mem::forget(self);
         ptr
@@ -160,17 +160,18 @@ impl Drop for SkBuff {
 ///
 /// # Invariants
 ///
-/// The pointer is the `to_free` argument of the running enqueue callback.
-pub(crate) struct ToFree(*mut *mut bindings::sk_buff);
+/// The pointer is the `to_free` argument of the running enqueue callback,
+/// which outlives `'a`.
+pub(crate) struct ToFree<'a>(*mut *mut bindings::sk_buff, PhantomData<&'a mut ()>);
 
-impl ToFree {
+impl ToFree<'_> {
     /// # Safety
     ///
     /// `to_free` is the list pointer passed to the `enqueue` callback that is
     /// running, and the value does not outlive that call.
-    pub(crate) unsafe fn from_raw(to_free: *mut *mut bindings::sk_buff) -> Self {
+    pub(super) unsafe fn from_raw(to_free: *mut *mut bindings::sk_buff) -> Self {
         // INVARIANT: Guaranteed by the caller.
-        Self(to_free)
+        Self(to_free, PhantomData)
     }
 
     /// Adds `skb` to the list (`__qdisc_drop()`); the core frees the list

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build sch_plug.ko against one of our cached kernels.
+# Build sch_plug.ko (and the sample sch_rbfifo.ko beside it) against one of
+# our cached kernels.
 #
-#   scripts/build-module.sh <flavour>     prints the path of the built .ko
+#   scripts/build-module.sh <flavour>     prints the path of sch_plug.ko
 #
 # The debug flavour builds in the repository (what `make` does). Other
 # flavours build from a copy of the sources under the cache, so that their
@@ -17,6 +18,6 @@ fi
 dst=$CACHE/module-$flavour
 mkdir -p "$dst"
 (cd "$TOP" && tar -cf - Kbuild module.rs sch_plug.rs epoch.rs qdisc bindings/*.c bindings/*.h \
-	scripts/bindgen.sh) | tar -C "$dst" -xf -
+	samples/*.rs samples/*.c scripts/bindgen.sh) | tar -C "$dst" -xf -
 make -s -C "$kdir" M="$dst" LLVM=1 RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" modules >&2
 echo "$dst/sch_plug.ko"
