@@ -4,7 +4,10 @@
 #
 #   make            build sch_plug.ko (installs what is missing, builds the
 #                   debug kernel into the cache the first time)
-#   make run        boot a guest, plug a veth, show packets held and released
+#   make run        the output-commit demo: Remus topology, live checkpoints,
+#                   a verdict from real packets, a timeline picture
+#                   (MODULE=c: the same on the kernel's C sch_plug;
+#                   EPOCH_MS=50 ACK_MS=120 SECONDS=20 RATE=400)
 #   make check      host tests, module build, lint, the in-guest test suite
 #                   (TESTS="t-remus t-tdc" runs only those guest tests)
 #   make stress     the long reliability runs (1,000,000 fuzzed messages,
@@ -66,8 +69,10 @@ test-host:
 test-guest: module
 	@$(SCRIPTS)/test-guest.sh $(FLAVOUR)
 
+# make run [MODULE=ours|c] [EPOCH_MS=50] [ACK_MS=120] [SECONDS=20] [RATE=400]
 run: module
-	@$(SCRIPTS)/run-demo.sh $(FLAVOUR)
+	@$(SCRIPTS)/run-demo.sh --flavour $(FLAVOUR) --module '$(MODULE)' --epoch-ms '$(EPOCH_MS)' \
+		--ack-ms '$(ACK_MS)' --seconds '$(SECONDS)' --rate '$(RATE)' 
 
 check: $(PREPARE)
 	@$(SCRIPTS)/check.sh $(FLAVOUR) $(TESTS)

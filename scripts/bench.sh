@@ -9,6 +9,7 @@
 "$TOP/scripts/deps.sh"
 kdir=$("$TOP/scripts/kernel.sh" perf)
 ko=$("$TOP/scripts/build-module.sh" perf)
+"$TOP/scripts/tools.sh" >/dev/null
 out=$CACHE/bench
 mkdir -p "$out"
 log "booting the perf kernel with instruction counting (about 10 minutes)"

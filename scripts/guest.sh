@@ -37,14 +37,26 @@ kdir=${KDIR:-$("$TOP/scripts/kernel.sh" --dir "$flavour")}
 # Shared read-write with the guest; outside /tmp, which the guest overlays.
 mkdir -p "$CACHE/guest"
 out=$(mktemp -d "$CACHE/guest/run.XXXXXX")
-trap 'rm -rf "$out"' EXIT
+# The progress log of the last run stays (last-progress.log): a guest killed
+# by the timeout prints nothing else.
+# What the script leaves in $GUEST_OUT/artifacts is handed back in
+# $CACHE/guest/artifacts.
+keep() {
+	cp "$out/progress.log" "$CACHE/guest/last-progress.log" 2>/dev/null
+	if [ -d "$out/artifacts" ]; then
+		rm -rf "$CACHE/guest/artifacts"
+		mv "$out/artifacts" "$CACHE/guest/artifacts"
+	fi
+	rm -rf "$out"
+}
+trap keep EXIT
 
 # Inside: run the script, then leave the kernel log and a leak scan where
 # the host can read them (the only writable shared directory).
 inner="$out/inner.sh"
 cat >"$inner" <<EOS
 #!/bin/bash
-$(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE|TEST)_[A-Z]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
+$(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE|TEST|DEMO)_[A-Z_]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
 export TOP='$TOP' SCH_PLUG_KO='$ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
 export KDIR='$kdir' GUEST_OUT='$out' PLUG_TOOLS='$(tools_dir)'
 cd '$TOP'

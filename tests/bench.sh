@@ -71,20 +71,30 @@ load() { rmmod sch_plug 2>/dev/null; if [ "$1" = c ]; then insmod "$C_PLUG_KO"; 
 # setup root|leaf [qdisc args]: the qdisc under test as the root of dummy0,
 # or as the leaf of a prio root's band 1 (where packets of priority 0 go),
 # where the core cannot send past it. A plug is put in release_indefinite
-# by a change (the C plug ignores the action given at creation).
+# by a change (the C plug ignores the action given at creation). tc cannot
+# give rbfifo (samples/rbfifo.rs) options: "rbfifo <limit>" goes through
+# tests/tools qdiscctl, the same request as tc's for bfifo.
 setup() {
-	local where=$1 at
+	local where=$1 at parent=root handle=1:
 	shift
 	root
-	if [ "$where" = root ]; then
-		at="root handle 1:"
-	else
+	if [ "$where" = leaf ]; then
 		tc qdisc add dev dummy0 root handle 1: prio
-		at="parent 1:2 handle 20:"
+		parent=1:2 handle=20:
 	fi
-	[ $# = 0 ] || tc qdisc add dev dummy0 $at "$@"
+	at="parent $parent handle $handle"
+	[ "$parent" != root ] || at="root handle 1:"
+	if [ "${1:-}" = rbfifo ]; then
+		[ "$("$PLUG_TOOLS/qdiscctl" dummy0 add rbfifo $parent $handle "$2")" = errno=0 ] ||
+			fail "rbfifo setup"
+	elif [ $# != 0 ]; then
+		tc qdisc add dev dummy0 $at "$@"
+	fi
 	[ "${1:-}" != plug ] || tc qdisc change dev dummy0 $at plug release_indefinite
 }
+# fifo <impl>: the byte FIFO of that implementation, 1000-byte limit (no
+# bypass: 60-byte packets, and a limit under the MTU).
+fifo() { if [ "$1" = c ]; then echo bfifo limit 1000; else echo rbfifo 1000; fi; }
 
 # pass <row> <impl> <setup args>: one discarded run, then RUNS measured.
 pass() {
@@ -185,7 +195,12 @@ pass leaf-bfifo - leaf bfifo limit 1000
 # (see BENCHMARKS.md), so each module is loaded 2 × CYCLES times.
 order=()
 for ((i = 0; i < CYCLES; i++)); do order+=(c rust rust c); done
+insmod "${SCH_PLUG_KO%/*}/sch_rbfifo.ko" || fail "insmod sch_rbfifo"
 for impl in "${order[@]}"; do
+	# The Rust FIFO (samples/rbfifo.rs) against the C bfifo: what the
+	# qdisc layer costs.
+	pass fifo-root "$impl" root $(fifo "$impl")
+	pass fifo-leaf "$impl" leaf $(fifo "$impl")
 	load "$impl"
 	pass plug-pass-through "$impl" root plug
 	pass leaf-plug-pass-through "$impl" leaf plug
@@ -194,4 +209,5 @@ for impl in "${order[@]}"; do
 	control "$impl"
 done
 rmmod sch_plug
+rmmod sch_rbfifo
 echo "BENCH-DONE"

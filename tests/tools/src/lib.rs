@@ -427,3 +427,107 @@ impl Args {
         self.0.first().map(|s| s.as_str())
     }
 }
+
+/// A UDP socket of the current network namespace.
+pub fn udp_socket() -> i32 {
+    // SAFETY: Plain system call.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    assert!(fd >= 0);
+    fd
+}
+
+pub fn sockaddr(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// "ip:port" as ([a, b, c, d], port).
+pub fn parse_dst(s: &str) -> ([u8; 4], u16) {
+    let (ip, port) = s.split_once(':').expect("--dst ip:port");
+    let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+    (ip.octets(), port.parse().unwrap())
+}
+
+/// Pins the calling thread to `cpu`.
+pub fn pin(cpu: usize) {
+    // SAFETY: A zeroed cpu_set_t is empty; we set one bit and apply it to
+    // this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// A UDP socket bound to `port` on every address, with kernel receive
+/// timestamps (`SO_TIMESTAMPNS`) and a 64 MB receive buffer.
+pub fn udp_receiver(port: u16) -> i32 {
+    let fd = udp_socket();
+    let one: libc::c_int = 1;
+    let big: libc::c_int = 64 << 20;
+    let sa = sockaddr([0, 0, 0, 0], port);
+    // SAFETY: Plain system calls on our socket.
+    unsafe {
+        for (opt, v) in [(libc::SO_TIMESTAMPNS, &one), (libc::SO_RCVBUFFORCE, &big)] {
+            libc::setsockopt(fd, libc::SOL_SOCKET, opt, (v as *const i32).cast(), 4);
+        }
+        assert!(
+            libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16) == 0,
+            "bind"
+        );
+    }
+    fd
+}
+
+/// Receives one datagram into `buf`: its length and the kernel's receive
+/// timestamp (`CLOCK_REALTIME` ns), `None` on error or timeout.
+pub fn recv_ts(fd: i32, buf: &mut [u8]) -> Option<(usize, u64)> {
+    let mut cmsg = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: A zeroed msghdr pointing at our buffers.
+    let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+    mh.msg_iov = &mut iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cmsg.as_mut_ptr().cast();
+    mh.msg_controllen = std::mem::size_of_val(&cmsg);
+    // SAFETY: `mh` describes valid buffers.
+    let n = unsafe { libc::recvmsg(fd, &mut mh, 0) };
+    if n < 0 {
+        return None;
+    }
+    let mut ts = 0u64;
+    // SAFETY: Walking the control messages the kernel wrote.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&mh);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let t = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                ts = t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64;
+            }
+            c = libc::CMSG_NXTHDR(&mh, c);
+        }
+    }
+    Some((n as usize, ts))
+}
+
+/// Moves the calling thread into the network namespace `name`
+/// (`/run/netns/<name>`, as `ip netns` makes them): sockets it opens from
+/// then on belong to that namespace, and stay there.
+pub fn enter_netns(name: &str) -> io::Result<()> {
+    let f = std::fs::File::open(format!("/run/netns/{name}"))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: A valid namespace file descriptor; affects this thread only.
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

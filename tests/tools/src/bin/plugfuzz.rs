@@ -528,6 +528,18 @@ fn main() {
         }
     }
     let (mut errors, mut packets, mut checks) = (0u64, 0u64, 0u64);
+    // Where the time goes: (what, count, microseconds), printed at the end.
+    let mut time: Vec<(String, u64, u128)> = Vec::new();
+    let mut account = |what: String, t: std::time::Instant| {
+        let us = t.elapsed().as_micros();
+        match time.iter_mut().find(|e| e.0 == what) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += us;
+            }
+            None => time.push((what, 1, us)),
+        }
+    };
     let check_every = args.num("--check-every", 4);
     let mut step = 0u64;
     let handles = [0u32, 0x0001_0000, 0x0002_0000, 0x0001_0001];
@@ -554,6 +566,7 @@ fn main() {
         // ~3 ms in the debug guest, a change ~1.7 ms).
         let mut verify = step % check_every == 0;
         step += 1;
+        let t0 = std::time::Instant::now();
         if op < 30 {
             // Traffic: a few frames, each within the device's MTU.
             let k = 1 + rng.below(4);
@@ -576,6 +589,7 @@ fn main() {
                 packets += 1;
             }
             what = format!("{}: {k} packets", dev.name);
+            account("traffic".into(), t0);
         } else {
             let (req, expect) = if op < 93 {
                 // Mostly the handles that reach the existing plug (a
@@ -628,6 +642,18 @@ fn main() {
             let r = nl
                 .request(&req)
                 .unwrap_or_else(|e| fail(seed, n, format!("netlink: {e}")));
+            account(
+                format!(
+                    "{} {}",
+                    match req.msg_type {
+                        RTM_NEWQDISC => "new",
+                        RTM_DELQDISC => "del",
+                        _ => "get",
+                    },
+                    if r.errno == 0 { "ok" } else { "rejected" }
+                ),
+                t0,
+            );
             what = format!(
                 "{}: type {} flags {:#x} handle {:#x} kind {:?} options {:?} nested {} -> errno {} {:?}",
                 dev.name, req.msg_type, req.flags, req.handle, req.kind, req.options, req.nested, r.errno, r.extack
@@ -665,10 +691,12 @@ fn main() {
         }
         let n = nl.sent;
         let dev = &mut devs[di];
+        let t0 = std::time::Instant::now();
         let got = match echoed {
             Some(q) => q,
             None => nl.get_root(dev.ifindex).unwrap().qdisc.unwrap_or_default(),
         };
+        account("read-back".into(), t0);
         checks += 1;
         compare(seed, n, dev, got, &what);
     }
@@ -693,6 +721,13 @@ fn main() {
         }
         // SAFETY: Our socket.
         unsafe { libc::close(d.sock) };
+    }
+    for (what, n, us) in &time {
+        println!(
+            "plugfuzz: time: {what}: {n} × {} us = {} s",
+            us / u128::from(*n),
+            us / 1_000_000
+        );
     }
     println!("plugfuzz: seed {seed}: {} messages ({errors} rejected as the model expected), {packets} packets, {checks} state checks, 0 mismatches", nl.sent);
 }

@@ -45,86 +45,18 @@ use std::time::{Duration, Instant};
 
 const MAGIC_END: u32 = 0xFFFF_FFFF;
 
-fn udp_socket() -> i32 {
-    // SAFETY: Plain system call.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
-    assert!(fd >= 0);
-    fd
-}
-
-fn sockaddr(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as u16,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes(ip),
-        },
-        sin_zero: [0; 8],
-    }
-}
-
-fn parse_dst(s: &str) -> ([u8; 4], u16) {
-    let (ip, port) = s.split_once(':').expect("--dst ip:port");
-    let ip: std::net::Ipv4Addr = ip.parse().unwrap();
-    (ip.octets(), port.parse().unwrap())
-}
-
-fn pin(cpu: usize) {
-    // SAFETY: A zeroed cpu_set_t is empty; we set one bit and apply it to
-    // this thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
 fn recv_main(args: &Args) {
     let port = args.num("--port", 5000) as u16;
     let out = args.get("--out").expect("--out");
-    let fd = udp_socket();
-    let one: libc::c_int = 1;
-    let big: libc::c_int = 64 << 20;
-    let sa = sockaddr([0, 0, 0, 0], port);
-    // SAFETY: Plain system calls on our socket.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&one as *const i32).cast(),
-            4,
-        );
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&big as *const i32).cast(),
-            4,
-        );
-        assert!(
-            libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16) == 0,
-            "bind"
-        );
-    }
+    let fd = udp_receiver(port);
     // Ready: the test script waits for this file.
     std::fs::write(format!("{out}.ready"), b"").unwrap();
     let mut records = Vec::with_capacity(1 << 20);
     let mut buf = [0u8; 64];
-    let mut cmsg = [0u64; 16];
     loop {
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
+        let Some((n, ts)) = recv_ts(fd, &mut buf) else {
+            continue;
         };
-        // SAFETY: A zeroed msghdr pointing at our buffers.
-        let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
-        mh.msg_iov = &mut iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = cmsg.as_mut_ptr().cast();
-        mh.msg_controllen = std::mem::size_of_val(&cmsg);
-        // SAFETY: `mh` describes valid buffers.
-        let n = unsafe { libc::recvmsg(fd, &mut mh, 0) };
         if n < 20 {
             continue;
         }
@@ -134,18 +66,6 @@ fn recv_main(args: &Args) {
         }
         let seq = u64::from_ne_bytes(buf[4..12].try_into().unwrap());
         let tag = u64::from_ne_bytes(buf[12..20].try_into().unwrap());
-        let mut ts = 0u64;
-        // SAFETY: Walking the control messages the kernel wrote.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&mh);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
-                    let t = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
-                    ts = t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64;
-                }
-                c = libc::CMSG_NXTHDR(&mh, c);
-            }
-        }
         records.push((flow, seq, tag, ts));
     }
     let mut f = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
