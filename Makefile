@@ -70,8 +70,11 @@ test-guest: module
 	@$(SCRIPTS)/test-guest.sh $(FLAVOUR)
 
 # make run [MODULE=ours|c] [EPOCH_MS=50] [ACK_MS=120] [SECONDS=20] [RATE=400]
-run: module
-	@$(SCRIPTS)/run-demo.sh --flavour $(FLAVOUR) --module '$(MODULE)' --epoch-ms '$(EPOCH_MS)' \
+# On the perf kernel by default (RUN_FLAVOUR=debug: under KASAN, lockdep,
+# kmemleak), with the module built for it outside the repository.
+RUN_FLAVOUR ?= perf
+run: deps
+	@$(SCRIPTS)/run-demo.sh --flavour $(RUN_FLAVOUR) --module '$(MODULE)' --epoch-ms '$(EPOCH_MS)' \
 		--ack-ms '$(ACK_MS)' --seconds '$(SECONDS)' --rate '$(RATE)' 
 
 check: $(PREPARE)

@@ -21,6 +21,7 @@ PKGS=(
 	qemu-system-x86 udev                             # guest runner (udev: virtio-ports links)
 	iproute2 libnl-utils python3-pyroute2 python3-venv  # the clients under test
 	busybox                                          # guest helpers (nc, timeout)
+	librsvg2-bin                                     # make run: the timeline as PNG too
 )
 RUST_PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web)
 

@@ -42,7 +42,7 @@ out=$(mktemp -d "$CACHE/guest/run.XXXXXX")
 # What the script leaves in $GUEST_OUT/artifacts is handed back in
 # $CACHE/guest/artifacts.
 keep() {
-	cp "$out/progress.log" "$CACHE/guest/last-progress.log" 2>/dev/null
+	if [ -f "$out/progress.log" ]; then cp "$out/progress.log" "$CACHE/guest/last-progress.log"; fi
 	if [ -d "$out/artifacts" ]; then
 		rm -rf "$CACHE/guest/artifacts"
 		mv "$out/artifacts" "$CACHE/guest/artifacts"

@@ -6,7 +6,7 @@
 #   scripts/run-demo.sh [--flavour F] [--module ours|c] [--epoch-ms N]
 #                       [--ack-ms N] [--seconds N] [--rate N]
 . "$(dirname "$0")/lib.sh"
-flavour=debug module=ours
+flavour=perf module=ours
 export DEMO_EPOCH_MS=50 DEMO_ACK_MS=120 DEMO_SECONDS=20 DEMO_RATE=400
 while [ $# -gt 0 ]; do
 	# `make run X=` passes empty values: keep the defaults.
@@ -25,9 +25,10 @@ done
 case $module in ours | c) ;; *) die "MODULE is ours or c, not $module" ;; esac
 export DEMO_MODULE=$module
 "$TOP/scripts/tools.sh" >/dev/null
+ko=$("$TOP/scripts/build-module.sh" "$flavour")
 log "booting the $flavour kernel under QEMU (TCG; about a minute), then $DEMO_SECONDS s of checkpoints"
 set +e
-"$TOP/scripts/guest.sh" "$flavour" "$TOP/tests/demo.sh"
+"$TOP/scripts/guest.sh" --ko "$ko" "$flavour" "$TOP/tests/demo.sh"
 rc=$?
 set -e
 dst=$CACHE/demo/$module

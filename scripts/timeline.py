@@ -44,7 +44,7 @@ span = max(t_hi - t_lo, 1)
 
 W, left, right, top, row = 980, 70, 20, 64, 18
 plot_w = W - left - right
-H = top + row * len(shown) + 70
+H = top + row * len(shown) + 84
 
 
 def x(t):
@@ -58,8 +58,8 @@ svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
        f'<text x="{left}" y="40" fill="#555">epochs {shown[0][0]}-{shown[-1][0]} of '
        f'{len(epochs)}; {len(arrivals)} datagrams in all, {len(violations)} before their '
        f'acknowledgement (red)</text>']
-# Time grid every 50 or 100 ms.
-step = 50 if span < 1500 else 100 if span < 3000 else 500
+# A time grid with at most 14 labels.
+step = next(s for s in (10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000) if span / s <= 14)
 t = (int(t_lo) // step + 1) * step
 while t < t_hi:
     svg.append(f'<line x1="{x(t):.1f}" y1="{top - 6}" x2="{x(t):.1f}" '
@@ -91,10 +91,9 @@ ly = top + row * len(shown) + 34
 legend = [("#aed6f1", "open (packets buffered)"), ("#f9e79f", "closed, waiting for the ack"),
           ("#1e8449", "acknowledged (RELEASE_ONE)"), ("#566573", "arrival after the ack"),
           ("#e74c3c", "arrival BEFORE the ack (violation)")]
-lx = left
-for colour, label in legend:
-    svg.append(f'<rect x="{lx}" y="{ly}" width="12" height="10" fill="{colour}"/>')
-    svg.append(f'<text x="{lx + 16}" y="{ly + 9}">{label}</text>')
-    lx += 16 + 7 * len(label) + 14
+for i, (colour, label) in enumerate(legend):
+    lx, yy = left + (i % 3) * 290, ly + (i // 3) * 18
+    svg.append(f'<rect x="{lx}" y="{yy}" width="12" height="10" fill="{colour}"/>')
+    svg.append(f'<text x="{lx + 16}" y="{yy + 9}">{label}</text>')
 svg.append("</svg>")
 open(out, "w").write("\n".join(svg) + "\n")
