@@ -48,6 +48,8 @@ struct Shared {
     received: AtomicU64,
     violations: AtomicU64,
     stop_sending: AtomicBool,
+    /// The sender sent its last datagram.
+    sender_done: AtomicBool,
     stop_receiving: AtomicBool,
 }
 
@@ -94,6 +96,7 @@ fn sender(sh: &Shared, netns: &str, dst: ([u8; 4], u16), rate: u64) {
             std::thread::sleep(d);
         }
     }
+    sh.sender_done.store(true, Release);
 }
 
 /// (seq, epoch, sent, arrived, violation)
@@ -181,41 +184,50 @@ fn checkpointer(sh: &Shared, args: &Args, status: bool) -> Done {
     let (mut closed, mut max_inflight) = (0u64, 0usize);
     let mut next_close = start + epoch;
     let mut next_status = start;
+    // The last epoch is closed: from then on only acknowledgements.
+    let mut finished = false;
     loop {
-        let sending = start.elapsed() < end;
-        if !sending && pending.is_empty() {
+        if finished && pending.is_empty() {
             break;
         }
         let due_ack = pending.front().map(|p| p.1);
-        let next = match (sending, due_ack) {
-            (true, Some(a)) => a.min(next_close),
-            (true, None) => next_close,
-            (false, Some(a)) => a,
-            (false, None) => unreachable!(),
+        let next = match (finished, due_ack) {
+            (false, Some(a)) => a.min(next_close),
+            (false, None) => next_close,
+            (true, Some(a)) => a,
+            (true, None) => unreachable!(),
         };
         let now = Instant::now();
         if next > now {
             std::thread::sleep((next - now).min(Duration::from_millis(100)));
         }
-        let now = Instant::now();
-        if sending && now >= next_close {
+        if !finished && Instant::now() >= next_close {
+            finished = start.elapsed() >= end;
+            if finished {
+                // The machine stops: its last datagrams reach the plug
+                // (through vif0's backlog and the ifb) before the last
+                // checkpoint closes their epoch.
+                sh.stop_sending.store(true, Relaxed);
+                while !sh.sender_done.load(Acquire) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
             // Checkpoint: close the open epoch.
             let mut e = sh.epoch.write().unwrap();
             change(&mut nl, TCQ_PLUG_BUFFER);
             let t = realtime_ns();
             let mut log = sh.log.lock().unwrap();
             log[*e as usize].1 = Some(t);
-            log.push((t, None, None));
+            if !finished {
+                log.push((t, None, None));
+            }
             // Acknowledged `ack` after the epoch really closed.
             pending.push_back((*e, Instant::now() + ack));
             *e += 1;
             closed += 1;
             max_inflight = max_inflight.max(pending.len());
             next_close += epoch;
-            if start.elapsed() >= end {
-                // The last checkpoint: the machine stops sending.
-                sh.stop_sending.store(true, Relaxed);
-            }
         }
         while let Some(&(k, due)) = pending.front() {
             if due > Instant::now() {
@@ -272,6 +284,7 @@ fn main() {
         received: AtomicU64::new(0),
         violations: AtomicU64::new(0),
         stop_sending: AtomicBool::new(false),
+        sender_done: AtomicBool::new(false),
         stop_receiving: AtomicBool::new(false),
     });
     let client = args.get("--client").expect("--client").to_string();
