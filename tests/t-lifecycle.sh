@@ -1,6 +1,6 @@
 #!/bin/bash
 # Module lifecycle (issue 13, item 9): rmmod with a live plug fails and
-# changes nothing; then LIFECYCLE_CYCLES (default 30; make stress: 300) cycles of insmod,
+# changes nothing; then LIFECYCLE_CYCLES (default 10; make stress: 300) cycles of insmod,
 # plugs on several devices holding packets, teardown in one of five ways
 # (qdisc delete, link delete, namespace delete, replace with pfifo, delete
 # of a prio parent), rmmod. Every rmmod must succeed at once: a reference
@@ -26,7 +26,7 @@ check_eq "after the refused rmmod: the plug still releases" "a 0 a 1 a 2" "$(rx_
 cleanup_pair
 unload_plug
 
-cycles=${LIFECYCLE_CYCLES:-30}
+cycles=${LIFECYCLE_CYCLES:-10}
 ways=(qdisc-del link-del netns-del replace parent-del)
 failed=0 held_total=0
 for ((c = 0; c < cycles; c++)); do
