@@ -25,5 +25,7 @@ n=$(grep -c '<circle' "$WORK/ours/timeline.svg" 2>/dev/null)
 check_eq "ours: the timeline has a dot per shown arrival" 1 "$((${n:-0} > 50))"
 v=$(verdict "$WORK/c/summary.txt")
 check_eq "C: the demo ran" 1 "$(($(field "$v" received) >= 500))"
-check_eq "C: pipelined checkpoints release packets early" 1 "$(($(field "$v" violations) > 0))"
+diag "C: $(field "$v" violations) released early, $(field "$v" held) never released"
+check_eq "C: with checkpoints in flight, packets leave early or never" 1 \
+	"$(($(field "$v" violations) + $(field "$v" held) > 0))"
 ktap_done
