@@ -9,7 +9,6 @@
 mod qdisc;
 use kernel::{c_str, prelude::*};
 use qdisc::{Control, Discipline, Dump, ExtAck, NetXmit, Peek, Qdisc, SkBuff, ToFree};
-
 qdisc::module_qdisc! {
     discipline: Fifo,
     name: "sch_rbfifo",
@@ -19,8 +18,7 @@ qdisc::module_qdisc! {
     alias: ["net-sch-rbfifo"],
 }
 
-/// One rbfifo: its limit in bytes.
-struct Fifo(u32);
+struct Fifo(u32); // The limit in bytes.
 
 /// The limit in `struct tc_fifo_qopt`; bypass, as bfifo, if a full-size packet fits.
 fn limit(sch: &Qdisc<Fifo>, options: &[u8], extack: &mut ExtAck<'_>) -> Result<u32> {
@@ -49,6 +47,7 @@ impl Discipline for Fifo {
         Ok(Fifo(limit(sch, options.unwrap_or(&default), extack)?))
     }
 
+    #[inline] // Into the layer's trampoline, as a C qdisc's own function is.
     fn enqueue(
         self: Pin<&mut Self>,
         sch: &Qdisc<Self>,
@@ -62,6 +61,7 @@ impl Discipline for Fifo {
         }
     }
 
+    #[inline]
     fn dequeue(self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
         sch.dequeue_head()
     }
