@@ -33,6 +33,7 @@ if ! [ -d "$src" ]; then
 	log "fetching Debian's iproute2 $ver source"
 	tmp=$(mktemp -d "$CACHE/iproute2.XXXXXX")
 	(cd "$tmp" && apt-get source -q iproute2="$ver" >&2)
+	mkdir -p "$CACHE/iproute2"
 	mv "$tmp"/iproute2-*/ "$src"
 	rm -rf "$tmp"
 fi
@@ -40,7 +41,7 @@ log "building tc from iproute2 $ver with $(ls "$TOP"/iproute2/*.patch | xargs -n
 build=$(mktemp -d "$CACHE/iproute2-build.XXXXXX")
 cp -a "$src/." "$build/"
 for p in "$TOP"/iproute2/*.patch; do patch -s -p1 -d "$build" <"$p"; done
-(cd "$build" && ./configure >&2 && make -s -j"$(nproc)" -C lib >&2 && make -s -j"$(nproc)" -C tc tc >&2)
+(cd "$build" && ./configure >&2 && make -s -j"$(nproc)" SUBDIRS="lib tc" >&2)
 mkdir -p "$dir"
 cp "$build/tc/tc" "$dir/tc"
 rm -rf "$build"
