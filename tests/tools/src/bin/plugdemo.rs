@@ -146,6 +146,94 @@ fn receiver(sh: &Shared, netns: &str, port: u16) -> Vec<Arrival> {
     out
 }
 
+/// The checkpointer's netlink client: libnl's route library, as Xen's
+/// libxl (`libxl_netbuffer.c`) and HAProxy's helper drive a plug (one
+/// `nl_sock` for the whole run, `rtnl_qdisc_plug_*` then
+/// `rtnl_qdisc_add`), loaded with `dlopen` (Debian ships no unversioned
+/// `.so` without the -dev package); or `--via rtnl`, this crate's own client.
+enum Commands {
+    Libnl {
+        sock: *mut libc::c_void,
+        qdisc: *mut libc::c_void,
+        buffer: unsafe extern "C" fn(*mut libc::c_void) -> i32,
+        release_one: unsafe extern "C" fn(*mut libc::c_void) -> i32,
+        set_limit: unsafe extern "C" fn(*mut libc::c_void, i32) -> i32,
+        add: unsafe extern "C" fn(*mut libc::c_void, *mut libc::c_void, i32) -> i32,
+    },
+    Rtnl(Rtnl, i32),
+}
+
+/// A symbol of a library `dlopen`ed before.
+fn sym<T>(lib: *mut libc::c_void, name: &str) -> T {
+    let c = std::ffi::CString::new(name).unwrap();
+    // SAFETY: `lib` is a valid handle; the symbol is looked up by name.
+    let p = unsafe { libc::dlsym(lib, c.as_ptr()) };
+    assert!(!p.is_null(), "libnl: no {name}");
+    // SAFETY: The caller names the symbol's C type as `T`, a fn pointer.
+    unsafe { std::mem::transmute_copy(&p) }
+}
+
+impl Commands {
+    fn libnl(ifindex: i32) -> Self {
+        let open = |name: &str| {
+            let c = std::ffi::CString::new(name).unwrap();
+            // SAFETY: Loads a system library by name.
+            let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+            assert!(!h.is_null(), "cannot load {name} (libnl-route-3-200)");
+            h
+        };
+        let nl = open("libnl-3.so.200");
+        let route = open("libnl-route-3.so.200");
+        type P = *mut libc::c_void;
+        // SAFETY: libnl's documented API, called with the objects it
+        // returned: a connected route socket and a plug qdisc object at
+        // the device's root, whose options each command sets.
+        unsafe {
+            let sock = sym::<unsafe extern "C" fn() -> P>(nl, "nl_socket_alloc")();
+            assert_eq!(sym::<unsafe extern "C" fn(P, i32) -> i32>(nl, "nl_connect")(sock, 0), 0);
+            let qdisc = sym::<unsafe extern "C" fn() -> P>(route, "rtnl_qdisc_alloc")();
+            sym::<unsafe extern "C" fn(P, i32)>(route, "rtnl_tc_set_ifindex")(qdisc, ifindex);
+            sym::<unsafe extern "C" fn(P, u32)>(route, "rtnl_tc_set_parent")(qdisc, TC_H_ROOT);
+            let kind = c"plug";
+            assert_eq!(
+                sym::<unsafe extern "C" fn(P, *const libc::c_char) -> i32>(route, "rtnl_tc_set_kind")(qdisc, kind.as_ptr()),
+                0
+            );
+            Commands::Libnl {
+                sock,
+                qdisc,
+                buffer: sym(route, "rtnl_qdisc_plug_buffer"),
+                release_one: sym(route, "rtnl_qdisc_plug_release_one"),
+                set_limit: sym(route, "rtnl_qdisc_plug_set_limit"),
+                add: sym(route, "rtnl_qdisc_add"),
+            }
+        }
+    }
+
+    /// One command on the plug; panics if the kernel refuses it.
+    fn send(&mut self, action: i32, limit: u32) {
+        match self {
+            Commands::Rtnl(nl, ifindex) => {
+                let r = nl.plug_change(*ifindex, action, limit).expect("netlink");
+                assert_eq!(r.errno, 0, "plug change {action}: {:?}", r.extack);
+            }
+            Commands::Libnl { sock, qdisc, buffer, release_one, set_limit, add } => {
+                // SAFETY: The objects `libnl()` made; flags 0: a change of
+                // the existing root qdisc (`nl-qdisc-add --update`).
+                let err = unsafe {
+                    match action {
+                        TCQ_PLUG_BUFFER => buffer(*qdisc),
+                        TCQ_PLUG_RELEASE_ONE => release_one(*qdisc),
+                        _ => set_limit(*qdisc, limit as i32),
+                    };
+                    add(*sock, *qdisc, 0)
+                };
+                assert_eq!(err, 0, "libnl rtnl_qdisc_add (plug action {action}): {err}");
+            }
+        }
+    }
+}
+
 /// Packets the plug holds now (its queue length), `None` if unknown.
 fn held(nl: &mut Rtnl, ifindex: i32) -> Option<u32> {
     nl.get_root(ifindex).ok()?.qdisc.map(|q| q.qlen)
@@ -167,14 +255,14 @@ fn checkpointer(sh: &Shared, args: &Args, status: bool) -> Done {
     let ack_ms = args.num("--ack-ms", 120);
     let seconds = args.num("--seconds", 20);
     let limit = args.num("--limit", 10_000_000) as u32;
+    // For the status line and the end: reading the plug's state.
     let mut nl = Rtnl::open().expect("rtnetlink socket");
-    let change = |nl: &mut Rtnl, action| {
-        let r = nl.plug_change(ifindex, action, 0).expect("netlink");
-        assert_eq!(r.errno, 0, "plug change {action}: {:?}", r.extack);
+    let mut cmd = match args.get("--via").unwrap_or("libnl") {
+        "rtnl" => Commands::Rtnl(Rtnl::open().expect("rtnetlink socket"), ifindex),
+        _ => Commands::libnl(ifindex),
     };
     // The machine starts: epoch 0 is open, with Remus's limit.
-    let r = nl.plug_change(ifindex, TCQ_PLUG_LIMIT, limit).unwrap();
-    assert_eq!(r.errno, 0, "plug limit: {:?}", r.extack);
+    cmd.send(TCQ_PLUG_LIMIT, limit);
     sh.log.lock().unwrap().push((realtime_ns(), None, None));
     let start = Instant::now();
     let epoch = Duration::from_millis(epoch_ms);
@@ -215,7 +303,7 @@ fn checkpointer(sh: &Shared, args: &Args, status: bool) -> Done {
             }
             // Checkpoint: close the open epoch.
             let mut e = sh.epoch.write().unwrap();
-            change(&mut nl, TCQ_PLUG_BUFFER);
+            cmd.send(TCQ_PLUG_BUFFER, 0);
             let t = realtime_ns();
             let mut log = sh.log.lock().unwrap();
             log[*e as usize].1 = Some(t);
@@ -235,7 +323,7 @@ fn checkpointer(sh: &Shared, args: &Args, status: bool) -> Done {
             }
             // The backup has epoch k: record the commit, then release.
             sh.log.lock().unwrap()[k as usize].2 = Some(realtime_ns());
-            change(&mut nl, TCQ_PLUG_RELEASE_ONE);
+            cmd.send(TCQ_PLUG_RELEASE_ONE, 0);
             pending.pop_front();
         }
         if status && Instant::now() >= next_status {
