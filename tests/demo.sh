@@ -10,7 +10,7 @@
 # Everything the primary sends enters dom0 on vif0, is redirected to ifb0
 # (as remus-netbuf-setup does), held by the plug per epoch, and released
 # into dom0's stack, which forwards it to the client. tests/tools plugdemo
-# sends, checkpoints (BUFFER every DEMO_EPOCH_MS, RELEASE_ONE DEMO_ACK_MS
+# sends, checkpoints (through libnl, one socket) (BUFFER every DEMO_EPOCH_MS, RELEASE_ONE DEMO_ACK_MS
 # after), receives and judges; scripts/timeline.py draws the picture.
 #
 # DEMO_MODULE ours|c, DEMO_EPOCH_MS, DEMO_ACK_MS, DEMO_SECONDS, DEMO_RATE.
