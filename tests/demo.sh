@@ -13,7 +13,8 @@
 # sends, checkpoints (through libnl, one socket) (BUFFER every DEMO_EPOCH_MS, RELEASE_ONE DEMO_ACK_MS
 # after), receives and judges; scripts/timeline.py draws the picture.
 #
-# DEMO_MODULE ours|c, DEMO_EPOCH_MS, DEMO_ACK_MS, DEMO_SECONDS, DEMO_RATE.
+# DEMO_MODULE ours|c, DEMO_EPOCH_MS, DEMO_ACK_MS, DEMO_SECONDS, DEMO_RATE,
+# DEMO_VIA libnl|rtnl (the checkpointer's netlink client).
 # The results go to $GUEST_OUT/artifacts (scripts/guest.sh hands them back).
 . "$TOP/tests/lib.sh"
 module=${DEMO_MODULE:-ours}
@@ -75,7 +76,7 @@ say "checkpoints: an epoch closes every $epoch_ms ms (BUFFER) and is acknowledge
 # (each CPU's receive backlog feeds vif0's ingress on its own).
 taskset -c 0 "$PLUG_TOOLS/plugdemo" --dev ifb0 --primary primary --dom0 dom0 --client client \
 	--dst 10.2.0.2:5000 --epoch-ms "$epoch_ms" --ack-ms "$ack_ms" --seconds "$seconds" \
-	--rate "$rate" --out "$out" ${DEMO_QUIET:+--quiet} | tee "$out/summary.txt"
+	--rate "$rate" --via "${DEMO_VIA:-libnl}" --out "$out" ${DEMO_QUIET:+--quiet} | tee "$out/summary.txt"
 rc=${PIPESTATUS[0]}
 $TC -n dom0 -s qdisc show dev ifb0 | sed 's/^/   /'
 label=$([ "$module" = c ] && echo "the C sch_plug" || echo "the Rust sch_plug")

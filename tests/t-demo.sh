@@ -11,7 +11,9 @@ declare -A rcs
 verdict() { grep -o "^VERDICT .*" "$1"; }
 field() { [[ $1 =~ $2=([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
 for m in ours c; do
-	DEMO_OUT=$WORK/$m DEMO_MODULE=$m DEMO_SECONDS=4 DEMO_QUIET=1 bash "$TOP/tests/demo.sh" >"$WORK/$m.log" 2>&1
+	# The checkpointer through our rtnetlink client: through libnl the C
+	# run did not finish in the debug guest (session 4, not yet understood).
+	DEMO_VIA=rtnl DEMO_OUT=$WORK/$m DEMO_MODULE=$m DEMO_SECONDS=4 DEMO_QUIET=1 bash "$TOP/tests/demo.sh" >"$WORK/$m.log" 2>&1
 	rcs[$m]=$?
 	while read -r l; do diag "$m: $l"; done < <(grep -E "^(epochs|packets|hold|out of|output-commit|  first|  epochs)" "$WORK/$m.log")
 done
