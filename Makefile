@@ -40,7 +40,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) 
 
 RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs) samples/rbfifo.rs
 
-.PHONY: all module prepare deps kernel run check stress bench test-host test-guest fmt lint clean
+.PHONY: all module prepare deps kernel run check stress bench test-host fmt lint clean
 
 all: module
 
@@ -65,9 +65,6 @@ lint: $(PREPARE)
 
 test-host:
 	@$(SCRIPTS)/test-host.sh
-
-test-guest: module
-	@$(SCRIPTS)/test-guest.sh $(FLAVOUR)
 
 # make run [MODULE=ours|c] [EPOCH_MS=50] [ACK_MS=120] [SECONDS=20] [RATE=400]
 # On the perf kernel by default (RUN_FLAVOUR=debug: under KASAN, lockdep,

@@ -40,14 +40,28 @@ log "in-guest test tools (cargo build of tests/tools)"
 if "$TOP/scripts/tools.sh" >"$logdir/tools.log" 2>&1; then result ok "test tools build"
 else cat "$logdir/tools.log"; result fail "test tools build"; fi
 
+log "tc with our q_plug.c printer (iproute2/*.patch; built once, then cached)"
+if PLUG_TC=$("$TOP/scripts/iproute2.sh" 2>"$logdir/iproute2.log"); then export PLUG_TC; result ok "patched tc builds"
+else tail -n 30 "$logdir/iproute2.log"; result fail "patched tc builds"; fi
+
+log "kselftest form: install tests/ with the kernel's lib.mk; config fragment"
+kdir=$("$TOP/scripts/kernel.sh" --dir "$flavour")
+if inst=$(ksft_install "$kdir" 2>"$logdir/ksft.log") && [ -x "$inst/net/sch_plug/t-module.sh" ]; then
+	result ok "tests install as a kselftest collection"
+else cat "$logdir/ksft.log"; result fail "tests install as a kselftest collection"; fi
+# Every option of tests/config (what netdev CI builds a kernel from) is set
+# in the kernel the suite runs on.
+missing=$(grep -E '^CONFIG_' "$TOP/tests/config" | grep -vxFf "$kdir/.config" || true)
+if [ -z "$missing" ]; then result ok "tests/config holds in the $flavour kernel"
+else echo "# not in $kdir/.config: $missing"; result fail "tests/config holds in the $flavour kernel"; fi
+
 if [ -f "$TOP/sch_plug.ko" ]; then
-	log "in-guest suite on the $flavour kernel (QEMU/TCG; several minutes)"
+	log "in-guest suite on the $flavour kernel, through run_kselftest.sh (QEMU/TCG; several minutes)"
 	set +e
-	"$TOP/scripts/guest.sh" --timeout 4200 "$flavour" "$TOP/tests/run-suite.sh" "$@" | tee "$logdir/guest.log"
+	"$TOP/scripts/guest.sh" --timeout 4200 "$flavour" "$TOP/tests/run-suite.sh" "$inst" "$@" | tee "$logdir/guest.log"
 	grc=${PIPESTATUS[0]}
 	set -e
-	gp=$(grep -cE '^    +ok [0-9]+' "$logdir/guest.log" || true)
-	gf=$(grep -cE '^    +not ok [0-9]+' "$logdir/guest.log" || true)
+	read -r gp gf < <(ksft_count "$logdir/guest.log")
 	passed=$((passed + gp)); failed=$((failed + gf))
 	if [ "$grc" != 0 ] && [ "$gf" = 0 ]; then result fail "guest run (exit $grc; see above)"; fi
 	if [ "$grc" = 0 ] && [ "$gp" = 0 ]; then result fail "guest suite ran no test"; fi

@@ -22,6 +22,8 @@ PKGS=(
 	iproute2 libnl-utils python3-pyroute2 python3-venv  # the clients under test
 	busybox                                          # guest helpers (nc, timeout)
 	librsvg2-bin                                     # make run: the timeline as PNG too
+	rsync                                            # kselftest lib.mk install (make check)
+	gcc patch pkg-config dpkg-dev                    # tc with our q_plug.c patch (scripts/iproute2.sh)
 )
 RUST_PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web)
 

@@ -49,3 +49,36 @@ kernel_build_dir() {
 tools_dir() {
 	echo "$CACHE/tools-target/$(printf %s "$TOP" | sha1sum | cut -c1-12)/release"
 }
+
+# ksft_install <kernel build dir>: install tests/ as the collection
+# net/sch_plug of a kselftest install (what tools/testing/selftests'
+# `make install` lays out: run_kselftest.sh, kselftest/, the collection's
+# files, kselftest-list.txt), with the kernel's lib.mk. One per checkout, in
+# the cache; prints its path. The guest runs it (tests/run-suite.sh).
+ksft_install() {
+	local ksft inst
+	ksft=$(readlink -f "$1/source")/tools/testing/selftests
+	inst=$CACHE/ksft/$(printf %s "$TOP" | sha1sum | cut -c1-12)
+	rm -rf "$inst"
+	mkdir -p "$inst"
+	cp -r "$ksft/kselftest" "$ksft/run_kselftest.sh" "$inst/"
+	make -s --no-print-directory -C "$TOP/tests" KSFT_DIR="$ksft" \
+		INSTALL_PATH="$inst/net/sch_plug" install >&2
+	make -s --no-print-directory -C "$TOP/tests" KSFT_DIR="$ksft" \
+		COLLECTION=net/sch_plug emit_tests >"$inst/kselftest-list.txt"
+	echo "$inst"
+}
+
+# ksft_count <log>: "passed failed" of a run_kselftest.sh log: each test's
+# own results (nested under "# "); a test that failed, timed out or was
+# skipped without reporting a failed result of its own counts one failure
+# (in our guest every prerequisite is there, so a skip is a failure).
+ksft_count() {
+	awk '
+		/^# +ok [0-9]+ / { p++ }
+		/^# +not ok [0-9]+ / { f++; nf++ }
+		/^# selftests: / { nf = 0 }
+		/^not ok [0-9]+ selftests: / { if (nf == 0) f++ }
+		/^ok [0-9]+ selftests: .*# SKIP/ { f++ }
+		END { print p + 0, f + 0 }' "$1"
+}

@@ -18,12 +18,12 @@ make --no-print-directory module FLAVOUR="$flavour" >/dev/null
 log "stress: $FUZZ_MESSAGES fuzzed messages (seeds $FUZZ_SEEDS), ${STRESS_SECONDS}s concurrency runs, $LIFECYCLE_CYCLES lifecycle cycles"
 start=$SECONDS
 set +e
-"$TOP/scripts/guest.sh" --timeout 7200 "$flavour" "$TOP/tests/run-suite.sh" \
+inst=$(ksft_install "$("$TOP/scripts/kernel.sh" --dir "$flavour")")
+"$TOP/scripts/guest.sh" --timeout 7200 "$flavour" "$TOP/tests/run-suite.sh" "$inst" \
 	t-fuzz t-multiqueue t-smp t-lifecycle t-netns t-faults t-random | tee "$CACHE/stress.log"
 rc=${PIPESTATUS[0]}
 set -e
-p=$(grep -cE '^    +ok [0-9]+' "$CACHE/stress.log" || true)
-f=$(grep -cE '^    +not ok [0-9]+' "$CACHE/stress.log" || true)
+read -r p f < <(ksft_count "$CACHE/stress.log")
 [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
 log "stress took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; log: $CACHE/stress.log"
 echo "$p passed, $f failed"

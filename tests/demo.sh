@@ -16,7 +16,10 @@
 # DEMO_MODULE ours|c, DEMO_EPOCH_MS, DEMO_ACK_MS, DEMO_SECONDS, DEMO_RATE,
 # DEMO_VIA libnl|rtnl (the checkpointer's netlink client).
 # The results go to $GUEST_OUT/artifacts (scripts/guest.sh hands them back).
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+# In the repository scripts/timeline.py; in a kselftest install, beside us.
+TIMELINE=$HERE/timeline.py
+[ -f "$TIMELINE" ] || TIMELINE=$HERE/../scripts/timeline.py
 module=${DEMO_MODULE:-ours}
 epoch_ms=${DEMO_EPOCH_MS:-50}
 ack_ms=${DEMO_ACK_MS:-120}
@@ -80,7 +83,7 @@ taskset -c 0 "$PLUG_TOOLS/plugdemo" --dev ifb0 --primary primary --dom0 dom0 --c
 rc=${PIPESTATUS[0]}
 $TC -n dom0 -s qdisc show dev ifb0 | sed 's/^/   /'
 label=$([ "$module" = c ] && echo "the C sch_plug" || echo "the Rust sch_plug")
-$PY "$TOP/scripts/timeline.py" "$out" "$out/timeline.svg" \
+$PY "$TIMELINE" "$out" "$out/timeline.svg" \
 	"Output commit with $label: epoch $epoch_ms ms, ack after $ack_ms ms"
 for ns in primary dom0 client; do $IP netns del $ns; done
 for _ in $(seq 100); do [ "$(cat /sys/module/sch_plug/refcnt 2>/dev/null)" = 0 ] && break; sleep 0.1; done

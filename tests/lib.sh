@@ -1,24 +1,72 @@
 # Helpers for the in-guest test scripts (sourced). KTAP output, the network
 # namespaces, real packets, tc counters and module switching.
 #
-# Environment (set by scripts/guest.sh): SCH_PLUG_KO (our module), C_PLUG_KO
-# (the kernel's C sch_plug.ko), TOP (the repository).
+# The tests are a kselftest target (Makefile, settings, config): they run
+# from this directory or from a kselftest install, under the kernel's
+# runner or alone. Environment (scripts/guest.sh sets it; defaults for a
+# kernel developer's guest in brackets):
+#   KSFT_DIR     the kernel's tools/testing/selftests [../.. of this directory]
+#   SCH_PLUG_KO  our module [sch_plug.ko here or in ..]
+#   C_PLUG_KO    the kernel's C sch_plug.ko [modinfo -n sch_plug, if in-tree]
+#   PLUG_TOOLS   the compiled tools of tests/tools (scripts/tools.sh)
+#   PLUG_TC      tc built with our iproute2 patch (scripts/iproute2.sh)
+# A missing prerequisite makes the test exit 4 (kselftest's skip), naming it.
 
 set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
+HERE=$(cd "$(dirname "$0")" && pwd)
+TEST_NAME=$(basename "$0" .sh)
 TC=/sbin/tc
 IP=/sbin/ip
 PY=/usr/bin/python3
-UDP="$PY $TOP/tests/udp.py"
+UDP="$PY $HERE/udp.py"
 WORK=${WORK:-$(mktemp -d /tmp/sch-plug.XXXXXX)}
 
+# skip_all <reason>: the whole test is skipped (kselftest exit code 4).
+skip_all() { echo "1..0 # SKIP $TEST_NAME: $*"; exit 4; }
+
+# The kernel's KTAP helpers (and net/lib.sh: namespaces, waits).
+KSFT_DIR=${KSFT_DIR:-$HERE/../..}
+[ -r "$KSFT_DIR/kselftest/ktap_helpers.sh" ] && [ -r "$KSFT_DIR/net/lib.sh" ] ||
+	skip_all "no kselftest helpers in $KSFT_DIR: set KSFT_DIR=<linux>/tools/testing/selftests"
+. "$KSFT_DIR/kselftest/ktap_helpers.sh"
+. "$KSFT_DIR/net/lib.sh"
+
+for SCH_PLUG_KO in "${SCH_PLUG_KO:-}" "$HERE/sch_plug.ko" "$HERE/../sch_plug.ko"; do
+	[ -f "$SCH_PLUG_KO" ] && break
+done
+[ -f "$SCH_PLUG_KO" ] || skip_all "our sch_plug.ko not found: build it (make) or set SCH_PLUG_KO"
+if [ -z "${C_PLUG_KO:-}" ] && p=$(modinfo -n sch_plug 2>/dev/null) &&
+	[ "$(modinfo -F intree "$p")" = Y ]; then
+	C_PLUG_KO=$p
+fi
+C_PLUG_KO=${C_PLUG_KO:-}
+PLUG_TOOLS=${PLUG_TOOLS:-}
+PLUG_TC=${PLUG_TC:-}
+# need_c_plug: the test compares with the kernel's C sch_plug (=m).
+need_c_plug() {
+	[ -f "$C_PLUG_KO" ] || skip_all "the kernel's C sch_plug.ko not found (CONFIG_NET_SCH_PLUG=m; or set C_PLUG_KO)"
+}
+# need_tools: the test runs the compiled tools of tests/tools.
+need_tools() {
+	[ -x "$PLUG_TOOLS/plugshow" ] || skip_all "the test tools are not built: scripts/tools.sh, then set PLUG_TOOLS"
+}
+
+# A test runs on CPU 0 only (so do the softirqs, tasklets and timers its
+# processes raise, hence every dequeue and the receiver's backlog) unless
+# it says `# cpus: all`: on several CPUs a flow can be reordered after the
+# qdisc (each CPU that dequeues feeds its own receive backlog, for the C
+# plug as for ours), which the functional tests' order assertions do not
+# expect. t-smp and t-multiqueue use every CPU and pin their threads.
+grep -q '^# cpus: all' "$0" || taskset -pc 0 $$ >/dev/null
+# At exit: the time taken, and our module unloaded for the next test.
+trap 'rc=$?; echo "# $TEST_NAME: $SECONDS s"; rmmod sch_plug 2>/dev/null; exit $rc' EXIT
+
 # --- KTAP ------------------------------------------------------------------
-KTAP_N=0
-KTAP_FAILED=0
-ktap_plan() { echo "KTAP version 1"; echo "1..$1"; }
-ok() { KTAP_N=$((KTAP_N + 1)); echo "ok $KTAP_N $*"; }
-not_ok() { KTAP_N=$((KTAP_N + 1)); KTAP_FAILED=$((KTAP_FAILED + 1)); echo "not ok $KTAP_N $*"; }
+ktap_plan() { ktap_print_header; ktap_set_plan "$1"; }
+ok() { ktap_test_pass "$*"; }
+not_ok() { ktap_test_fail "$*"; }
 diag() { echo "# $*"; }
 # check_eq <description> <expected> <actual>
 check_eq() {
@@ -29,7 +77,8 @@ check() {
 	local d=$1; shift
 	if out=$("$@" 2>&1); then ok "$d"; else not_ok "$d"; diag "command failed: $*"; diag "$out"; fi
 }
-ktap_done() { [ "$KTAP_FAILED" = 0 ]; exit $?; }
+# ktap_done: the totals; exit 0 only if every planned result passed.
+ktap_done() { ktap_finished; }
 
 # --- modules ---------------------------------------------------------------
 # Exactly one `plug` can be registered: unload whichever is loaded.
@@ -53,7 +102,10 @@ loaded_plug() {
 # Static neighbours, so that no ARP waits behind a plug; no IPv6, so that no
 # autoconfiguration packet joins the queue under test.
 setup_pair() {
-	cleanup_pair
+	# Leftovers of a previous test, if any (cheaper than cleanup_pair).
+	stop_receiver
+	$IP netns del snd 2>/dev/null
+	$IP netns del rcv 2>/dev/null
 	local ns
 	for ns in snd rcv; do
 		$IP netns add $ns
@@ -77,8 +129,8 @@ setup_pair() {
 }
 cleanup_pair() {
 	stop_receiver
-	$IP netns del snd 2>/dev/null || true
-	$IP netns del rcv 2>/dev/null || true
+	# net/lib.sh: kill what still runs in them, delete them, wait until gone.
+	cleanup_ns snd rcv >/dev/null
 }
 
 # --- traffic ---------------------------------------------------------------

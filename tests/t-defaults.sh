@@ -10,7 +10,9 @@
 #    the longest packet the device can get; on devices with no MTU ceiling
 #    (dummy, ifb) a later MTU raise let a packet longer than the limit pass
 #    where C drops it. The plug now follows MTU changes (netdevice notifier).
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_c_plug
+need_tools
 ktap_plan 11
 SHOW=$PLUG_TOOLS/plugshow
 # frame <dev> <bytes>: one raw Ethernet frame through the device's qdisc;

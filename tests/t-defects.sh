@@ -1,9 +1,10 @@
 #!/bin/bash
 # D1-D4 shown on the C module and fixed in ours; the dump (D6); change
 # cycles during traffic under lockdep (D5). See tests/defects.py.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_c_plug
 setup_pair
-cd "$TOP/tests" && $PY defects.py "$SCH_PLUG_KO" "$C_PLUG_KO"
+cd "$HERE" && $PY defects.py "$SCH_PLUG_KO" "$C_PLUG_KO"
 rc=$?
 cleanup_pair
 unload_plug

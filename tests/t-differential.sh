@@ -3,9 +3,10 @@
 # REFERENCE.md section 2 (and defects D1-D3 as 6.12 has them), run against
 # the C sch_plug.ko and ours with c_quirks=1 in this boot; transcripts must
 # be identical.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_c_plug
 setup_pair
-cd "$TOP/tests" && $PY differential.py "$SCH_PLUG_KO" "$C_PLUG_KO"
+cd "$HERE" && $PY differential.py "$SCH_PLUG_KO" "$C_PLUG_KO"
 rc=$?
 cleanup_pair
 unload_plug

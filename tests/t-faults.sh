@@ -5,7 +5,7 @@
 # change. After each: exact accounting (what the receiver got, the plug's
 # counters), the module reference released once the plug is gone, and (at
 # the end of the guest run) a kmemleak scan and a clean kernel log.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
 ktap_plan 18
 refcnt() { cat /sys/module/sch_plug/refcnt; }
 held() { $TC -n snd -s -j qdisc show dev v0 | grep -o '"qlen":[0-9]*' | head -n1 | cut -d: -f2; }

@@ -11,7 +11,8 @@
 # A failure prints the seed and message number; replay it with every step
 # printed: make check TESTS=t-fuzz FUZZ_SEEDS=S FUZZ_MESSAGES=N FUZZ_VERBOSE=1
 # cpus: all
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_tools
 seeds=(${FUZZ_SEEDS:-1 2 3 4})
 total=${FUZZ_MESSAGES:-100000}
 ktap_plan $((${#seeds[@]} + 1))

@@ -6,7 +6,7 @@
 # of a prio parent), rmmod. Every rmmod must succeed at once: a reference
 # or a namespace left behind makes it fail. Leaks show in the kmemleak scan
 # that ends the guest run.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
 ktap_plan 5
 load_ours
 setup_pair

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The module as users meet it: modinfo metadata, loading beside the C module,
 # module references held by live qdiscs, auto-loading by `tc qdisc add`.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_c_plug
 ktap_plan 11
 mi() { modinfo -F "$1" "$SCH_PLUG_KO"; }
 check_eq "modinfo: name" "sch_plug" "$(mi name)"

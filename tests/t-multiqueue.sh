@@ -10,7 +10,8 @@
 # thousands of pass-through -> buffer transitions under that traffic; no
 # datagram may arrive before the epoch it was sent in is committed.
 # cpus: all
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_tools
 ktap_plan 3
 sysctl -qw net.core.netdev_max_backlog=100000
 load_ours

@@ -7,7 +7,8 @@
 # freed and rmmod was impossible from then on (the C plug does the same).
 # Held packets now let go of their socket (sch_plug.rs, enqueue), so the
 # namespace goes, taking its device, its plug and the packets with it.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_tools
 ktap_plan 10
 SHOW=$PLUG_TOOLS/plugshow
 # mkns <name>: a namespace with a dummy d0 (10.9.0.1/24, static neighbour

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Our plug on a veth with real UDP traffic: held while plugged, released per
 # epoch in order, pass-through, byte limit with drops, rejected bad input.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
 ktap_plan 21
 load_ours
 setup_pair
@@ -54,11 +54,11 @@ ns change dev v0 root plug limit 10
 check_eq "lower limit trims nothing" 2 "$(qstat snd v0 qlen)"
 
 # Bad input: -EINVAL, a message naming the problem, no state change.
-out=$($PY "$TOP/tests/nlraw.py" snd v0 change 01000000)
+out=$($PY "$HERE/nlraw.py" snd v0 change 01000000)
 check_eq "short options: EINVAL" "errno=22" "${out%% *}"
 case $out in *"shorter than struct tc_plug_qopt"*) ok "short options: extack names the problem" ;;
 *) not_ok "short options: extack names the problem"; diag "$out" ;; esac
-out=$($PY "$TOP/tests/nlraw.py" snd v0 change 0700000000000000)
+out=$($PY "$HERE/nlraw.py" snd v0 change 0700000000000000)
 check_eq "unknown action: EINVAL" "errno=22" "${out%% *}"
 case $out in *"unknown action"*) ok "unknown action: extack names the problem" ;;
 *) not_ok "unknown action: extack names the problem"; diag "$out" ;; esac

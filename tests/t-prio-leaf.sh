@@ -1,7 +1,7 @@
 #!/bin/bash
 # Plug as a leaf under a classful parent (HAProxy-reload style): prio's band
 # 1:2 (best effort) is plugged, band 1:1 (interactive, TOS 0x10) is not.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
 ktap_plan 6
 load_ours
 setup_pair

@@ -2,9 +2,10 @@
 # Seeded random sequences (500 operations per seed in make check, 3,000
 # over 5 seeds in make stress; real traffic): C vs ours with c_quirks=1 step
 # by step, and ours by default against the epoch model.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_c_plug
 setup_pair
-cd "$TOP/tests" && $PY random_ops.py "$SCH_PLUG_KO" "$C_PLUG_KO" "${RANDOM_OPS:-500}" ${RANDOM_SEEDS:-1 2 3}
+cd "$HERE" && $PY random_ops.py "$SCH_PLUG_KO" "$C_PLUG_KO" "${RANDOM_OPS:-500}" ${RANDOM_SEEDS:-1 2 3}
 rc=$?
 cleanup_pair
 unload_plug

@@ -7,7 +7,8 @@
 # kernel elsewhere; nothing left queued); and, with the data path on one
 # CPU (where nothing can reorder a flow after the qdisc), FIFO per flow.
 # cpus: all
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_tools
 ktap_plan 5
 sysctl -qw net.core.netdev_max_backlog=100000
 cpus=$(online_cpus)

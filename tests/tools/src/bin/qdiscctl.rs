@@ -8,7 +8,7 @@
 //! <parent> is "root" or tc's "M:m"; <handle> "M:" or "M:m" (0: none);
 //! <options> a 32-bit limit (`struct tc_fifo_qopt`), "none" for no
 //! TCA_OPTIONS, or "hex:..." for raw bytes. Prints "errno=<n>" (0 on
-//! success), or for dump the qdisc's options as "options=<hex>". tc cannot
+//! success; then ` extack="<message>"` if the kernel gave one) and exits with that errno, or for dump the qdisc's options as "options=<hex>". tc cannot
 //! give options to a kind it does not know (rbfifo); this sends the same
 //! message for every kind. Runs in the current network namespace (use
 //! `ip netns exec`).
@@ -70,5 +70,9 @@ fn main() {
             ..Default::default()
         })
         .expect("netlink");
-    println!("errno={}", r.errno);
+    match r.extack {
+        Some(m) => println!("errno={} extack={m:?}", r.errno),
+        None => println!("errno={}", r.errno),
+    }
+    std::process::exit(r.errno);
 }
