@@ -14,6 +14,8 @@ if [ $# -gt 0 ]; then
 	args=()
 	for t in "$@"; do args+=(-t "net/sch_plug:$(basename "${t%.sh}").sh"); done
 fi
+# TEST_TIMEOUT: seconds per test instead of `settings`' (make stress).
+[ -n "${TEST_TIMEOUT:-}" ] && args=(-o "$TEST_TIMEOUT" "${args[@]}")
 cd "$inst" || exit 1
 # The runner writes each test's output to its logfile, /dev/stdout, which
 # virtme-ng's init links to the console port: make it this script's stdout
