@@ -53,6 +53,8 @@ struct Shared {
     /// The sender sent its last datagram.
     sender_done: AtomicBool,
     stop_receiving: AtomicBool,
+    /// The checkpointer has opened epoch 0 and starts its clock.
+    started: AtomicBool,
 }
 
 /// One datagram: seq, epoch, send time.
@@ -68,6 +70,13 @@ fn sender(sh: &Shared, netns: &str, dst: ([u8; 4], u16), rate: u64) {
     enter_netns(netns).expect("primary namespace");
     let fd = udp_socket();
     let sa = sockaddr(dst.0, dst.1);
+    // The machine runs from the first epoch on: sending while the
+    // checkpointer still sets up (loading libnl) would make epoch 0 several
+    // epochs long, and a plug that releases the wrong epoch's size (the C
+    // one) would start that far behind instead of showing its error.
+    while !sh.started.load(Acquire) && !sh.stop_sending.load(Relaxed) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let start = Instant::now();
     let mut next = start;
     let mut seq = 0u64;
@@ -279,6 +288,7 @@ fn checkpointer(sh: &Shared, args: &Args, status: bool) -> Done {
     // The machine starts: epoch 0 is open, with Remus's limit.
     cmd.send(TCQ_PLUG_LIMIT, limit);
     sh.log.lock().unwrap().push((realtime_ns(), None, None));
+    sh.started.store(true, Release);
     let start = Instant::now();
     let epoch = Duration::from_millis(epoch_ms);
     let ack = Duration::from_millis(ack_ms);
@@ -390,6 +400,7 @@ fn main() {
         stop_sending: AtomicBool::new(false),
         sender_done: AtomicBool::new(false),
         stop_receiving: AtomicBool::new(false),
+        started: AtomicBool::new(false),
     });
     let client = args.get("--client").expect("--client").to_string();
     let rx = {
