@@ -138,6 +138,28 @@ def fresh(traffic):
     traffic.received.clear()
 
 
+def stepper(user, nl, flags, model, rtnl, ifindex, traffic, parent=TC_H_ROOT):
+    """The user's steps: step(desc, action, send) sets the plug option
+    `action` on the libnl object and sends it with the user's `flags`,
+    sends the datagrams `send` = (tag, count), waits for quiet, and checks
+    that what arrived is what the model lets arrive."""
+
+    def step(desc, action=None, send=None):
+        if action:
+            getattr(nl, action)()
+            getattr(model, action)()
+            err = nl.add(flags)
+            if err:
+                print(f"# {action}: libnl error {err}")
+        if send:
+            traffic.send(*send)
+            model.send(tagged(*send))
+        settle(rtnl, ifindex, traffic, parent=parent)
+        check(f"{user}: {desc}", list(model.delivered), list(traffic.received))
+
+    return step
+
+
 # --- QEMU micro-checkpointing ----------------------------------------------
 # Michael R. Hines (IBM), "[RFC PATCH v2 08/12] mc: core logic", qemu-devel,
 # Feb 2014; glelouet/qemu migration-checkpoint.c: mc_enable_buffering()
@@ -166,18 +188,7 @@ def qemu_mc(traffic):
     fresh(traffic)
     m = Model(pass_through=True)
 
-    def step(desc, action=None, send=None):
-        if action:
-            getattr(nl, action)()
-            getattr(m, action)()
-            err = nl.add(cr)
-            if err:
-                print(f"# {action}: libnl error {err}")
-        if send:
-            traffic.send(*send)
-            m.send(tagged(*send))
-        settle(rtnl, v0, traffic)
-        check(f"QEMU MC: {desc}", list(m.delivered), list(traffic.received))
+    step = stepper("QEMU MC", nl, cr, m, rtnl, v0, traffic)
 
     step("pass-through before the first checkpoint", send=("a", 3))
     for k in range(1, 4):
@@ -335,17 +346,7 @@ def haproxy(traffic):
     fresh(traffic)
     m = Model(pass_through=True)
 
-    def step(desc, action=None, send=None):
-        if action:
-            getattr(nl, action)()
-            getattr(m, action)()
-            if nl.add(0):
-                print(f"# {action} failed")
-        if send:
-            traffic.send(*send)
-            m.send(tagged(*send))
-        settle(rtnl, v0, traffic, parent=leaf)
-        check(f"HAProxy: {desc}", list(m.delivered), list(traffic.received))
+    step = stepper("HAProxy", nl, 0, m, rtnl, v0, traffic, parent=leaf)
 
     step("traffic flows after attach", send=("before", 4))
     step("plug_qdisc_plug_buffer: the event's traffic is held", "buffer", ("during", 6))
@@ -390,17 +391,7 @@ def xen(traffic):
     traffic.capture = "udp"  # packets cross v1 before the plug
     m = Model(pass_through=False)
 
-    def step(desc, action=None, send=None):
-        if action:
-            getattr(nl, action)()
-            getattr(m, action)()
-            if nl.add(NLM_F_REQUEST):
-                print(f"# {action} failed")
-        if send:
-            traffic.send(*send)
-            m.send(tagged(*send))
-        settle(rtnl, ifb, traffic)
-        check(f"Xen: {desc}", list(m.delivered), list(traffic.received))
+    step = stepper("Xen", nl, NLM_F_REQUEST, m, rtnl, ifb, traffic)
 
     step("the guest's first epoch is held", send=("e0", 3))
     for i, n in enumerate([5, 1, 4], 1):
