@@ -11,7 +11,7 @@
 #   make check      host tests, module build, lint, the in-guest test suite
 #                   (TESTS="t-remus t-tdc" runs only those guest tests)
 #   make stress     the long reliability runs (1,000,000 fuzzed messages,
-#                   2-minute SMP runs, 300 module lifecycles); RELIABILITY.md
+#                   2-minute SMP runs, 100 module lifecycles); RELIABILITY.md
 #   make bench      C vs Rust plug on the qdisc path, perf kernel, QEMU -icount
 #   make fmt        rustfmt with the kernel's .rustfmt.toml
 #   make lint       rustfmt --check and CLIPPY=1, failing on any warning

@@ -63,7 +63,7 @@ ksft_install() {
 	mkdir -p "$inst"
 	cp -r "$ksft/kselftest" "$ksft/run_kselftest.sh" "$inst/"
 	make -s --no-print-directory -C "$TOP/tests" KSFT_DIR="$ksft" \
-		INSTALL_PATH="$inst/net/sch_plug" install >&2
+		KDIR="$1" LLVM=1 INSTALL_PATH="$inst/net/sch_plug" install >&2
 	make -s --no-print-directory -C "$TOP/tests" KSFT_DIR="$ksft" \
 		COLLECTION=net/sch_plug emit_tests >"$inst/kselftest-list.txt"
 	echo "$inst"

@@ -181,10 +181,11 @@ settle() { sleep "${1:-0.5}"; }
 
 # --- counters --------------------------------------------------------------
 # qstat <ns> <dev> <field>: a field of the root qdisc's `tc -s -j` stats
-# (packets, bytes, drops, backlog, qlen, overlimits, requeues).
+# (packets, bytes, drops, backlog, qlen, overlimits, requeues); <ns> ''
+# for the test's own namespace.
 qstat() {
 	local j
-	j=$($TC -n "$1" -s -j qdisc show dev "$2" root)
+	j=$($TC ${1:+-n "$1"} -s -j qdisc show dev "$2" root)
 	[[ $j =~ \"$3\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
 }
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Module lifecycle (issue 13, item 9): rmmod with a live plug fails and
-# changes nothing; then LIFECYCLE_CYCLES (default 10; make stress: 300) cycles of insmod,
+# changes nothing; then LIFECYCLE_CYCLES (default 10; make stress: 100) cycles of insmod,
 # plugs on several devices holding packets, teardown in one of five ways
 # (qdisc delete, link delete, namespace delete, replace with pfifo, delete
 # of a prio parent), rmmod. Every rmmod must succeed at once: a reference

@@ -5,14 +5,88 @@
 # of another queue in skb_bad_txq and counts it in sch->q.qlen. A BUFFER
 # that left pass-through while one was parked granted one release credit
 # too many, and the first packet of the new epoch left before its
-# acknowledgement. Here: a veth with 4 queues each way, 4 UDP flows (spread
+# acknowledgement.
+#
+# Part 1, deterministic: mqhold (tests/mqhold), a device with 4 transmit
+# queues of which the test holds queue 1 stopped, as a NIC with a full ring
+# does. Packets A (queue 0) and B (queue 1) are held, release_indefinite
+# dequeues A with B behind it (B parked, its queue stopped, so it stays),
+# C and D join in pass-through, BUFFER closes that period (2 credits: C, D;
+# the defect gave 3), E is sent in the new epoch, queue 1 wakes: B, C, D
+# leave, E must not (the old module sent 5 packets here).
+#
+# Part 2, under load: a veth with 4 queues each way, 4 UDP flows (spread
 # over the queues by their ports) from senders on every online CPU, and
 # thousands of pass-through -> buffer transitions under that traffic; no
 # datagram may arrive before the epoch it was sent in is committed.
 # cpus: all
 . "$(dirname "$0")/lib.sh"
 need_tools
-ktap_plan 3
+MQHOLD_KO=$HERE/mqhold/mqhold.ko
+[ -f "$MQHOLD_KO" ] || skip_all "the test device is not built: tests/mqhold (make check builds it)"
+ktap_plan 12
+
+# --- part 1: a packet parked in skb_bad_txq at BUFFER time -----------------
+load_ours
+rmmod mqhold 2>/dev/null
+insmod "$MQHOLD_KO"
+D=mqhold0
+sysctl -qw net.ipv6.conf.$D.disable_ipv6=1
+$IP addr add 10.77.0.1/24 dev $D
+$IP link set $D up
+# mqsend <priority>...: one datagram per argument, to queue <priority> % 4.
+mqsend() {
+	$PY - "$@" <<-'EOP'
+		import socket, sys
+		for p in sys.argv[1:]:
+		    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		    s.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, int(p))
+		    s.sendto(b"mq", ("10.77.0.2", 9))
+		    s.close()
+	EOP
+}
+tx() { cat /sys/class/net/$D/statistics/tx_packets; }
+mqstate() { [ -x "$PLUG_TC" ] && diag "$1: $("$PLUG_TC" -s qdisc show dev $D | tr '\n' ' ')"; }
+tx0=$(tx)
+$TC qdisc add dev $D root plug limit 100000
+echo 2 >/sys/module/mqhold/parameters/stopped
+mqsend 0 1                                      # A, B: held (buffering)
+$TC qdisc change dev $D root plug release_indefinite
+settle 0.3
+check_eq "A left, B parked behind its stopped queue" "1 1" "$(($(tx) - tx0)) $(qstat '' $D qlen)"
+mqsend 0 0                                      # C, D: pass-through, behind B
+mqstate "before BUFFER"
+$TC qdisc change dev $D root plug block
+mqstate "after BUFFER"
+if [ -x "$PLUG_TC" ]; then
+	[[ $("$PLUG_TC" -s -j qdisc show dev $D root) =~ \"release_credits\":([0-9]+) ]]
+	check_eq "BUFFER grants 2 release credits (C, D; B is the core's)" 2 "${BASH_REMATCH[1]:-none}"
+else
+	ktap_test_skip "BUFFER grants 2 release credits (needs PLUG_TC)"
+fi
+mqsend 0                                        # E: the new epoch
+settle 0.3
+check_eq "nothing leaves while queue 1 is stopped" 1 "$(($(tx) - tx0))"
+echo 0 >/sys/module/mqhold/parameters/stopped
+settle 0.5
+mqstate "queue 1 woken"
+check_eq "B, C, D left; E (uncommitted epoch) did not" 4 "$(($(tx) - tx0))"
+check_eq "the plug holds E" 1 "$(qstat '' $D qlen)"
+# The first BUFFER closed an empty epoch (C and D were committed by
+# pass-through, as in C): its acknowledgement releases nothing.
+$TC qdisc change dev $D root plug release
+settle 0.3
+check_eq "the acknowledgement of the empty epoch keeps E" "4 1" "$(($(tx) - tx0)) $(qstat '' $D qlen)"
+$TC qdisc change dev $D root plug block
+$TC qdisc change dev $D root plug release
+settle 0.3
+check_eq "E leaves once its epoch is committed" "5 0" "$(($(tx) - tx0)) $(qstat '' $D qlen)"
+check_eq "the plug counted 5 packets sent" 5 "$(qstat '' $D packets)"
+$TC qdisc del dev $D root
+rmmod mqhold
+check_eq "test device removed" "" "$(grep -w mqhold /proc/modules)"
+
+# --- part 2: transitions under load on a 4-queue veth ----------------------
 sysctl -qw net.core.netdev_max_backlog=100000
 load_ours
 PAIR_QUEUES=4 setup_pair
