@@ -85,4 +85,5 @@ bench:
 
 clean:
 	-+[ -d "$(KDIR)" ] && $(KMAKE) clean
+	-+[ -d "$(KDIR)" ] && $(MAKE) -C tests/mqhold KDIR=$(KDIR) LLVM=1 clean
 	rm -f bindings/qdisc_generated.rs

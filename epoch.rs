@@ -295,10 +295,13 @@ pub struct PlugState {
     /// Byte limit on the backlog.
     limit: u32,
     /// Packets enqueued in the open epoch. 64 bits so that counting needs
-    /// no overflow test (2^64 packets take millennia); closing the epoch
-    /// saturates it to the 32 bits the closed epochs keep. Packets are
-    /// counted in pass-through too, where no epoch is open: that count is
-    /// dropped when buffering starts, which saves a test per packet.
+    /// no overflow test: it wraps (one packet per nanosecond takes 584
+    /// years to get there), and a wrapped count would only make the epoch
+    /// look smaller, so that its acknowledgement releases fewer packets
+    /// (late, never early: credits are spent in queue order). Closing the
+    /// epoch saturates it to the 32 bits the closed epochs keep. Packets
+    /// are counted in pass-through too, where no epoch is open: that count
+    /// is dropped when buffering starts, which saves a test per packet.
     current_epoch: u64,
     /// Closed epochs, oldest first. The C rules keep one, overwritten by
     /// every `BUFFER` (defect D3).
@@ -411,30 +414,53 @@ impl PlugState {
         if u64::from(backlog) + u64::from(len) > u64::from(self.limit) {
             return false;
         }
-        // Cannot reach the bound (see the field); saturating keeps even
-        // that unreachable state from wrapping to an empty epoch.
-        self.current_epoch = self.current_epoch.saturating_add(1);
+        // Wraps, see the field: one instruction where a saturating
+        // increment takes three on every packet.
+        self.current_epoch = self.current_epoch.wrapping_add(1);
         true
     }
 
-    /// A dequeue: takes the head of the queue with `dequeue` if the plug
-    /// lets a packet leave now, spending one release credit for it.
+    /// A dequeue: `take_if` takes the packet at the head of the queue, if
+    /// there is one and the test it is given (a call of
+    /// [`PlugState::take_credit`]) lets it leave.
     ///
-    /// The C rules spend the credit even when the queue turns out empty;
-    /// the default rules spend none then. In pass-through the credits are
-    /// [`INDEFINITE`], so a single test answers every case; it is first so
-    /// that a buffering plug with nothing released, the per-packet case while
-    /// plugged, costs only that test.
+    /// The queue is looked at before the credits, so that a dequeue that
+    /// finds it empty (the core asks again after every packet it sends)
+    /// stops at once, as pfifo's does. The C rules spend a credit even when
+    /// the queue turns out empty (their dequeue tests the credits first);
+    /// the default rules spend none then.
     #[inline]
-    pub fn release<P>(&mut self, dequeue: impl FnOnce() -> Option<P>) -> Option<P> {
-        if self.release_credits == 0 {
-            return None;
-        }
-        let packet = dequeue();
-        if packet.is_some() || self.rules == Rules::C {
-            self.release_credits -= 1;
+    pub fn release<P>(&mut self, take_if: impl FnOnce(&mut Self) -> Option<P>) -> Option<P> {
+        let packet = take_if(self);
+        if packet.is_none() && self.rules == Rules::C {
+            self.c_empty_dequeue();
         }
         packet
+    }
+
+    /// The C rules' dequeue found the queue empty (or the credits spent).
+    /// Out of line: the default rules never come here, and the test of the
+    /// rules above is then all it costs them.
+    #[cold]
+    #[inline(never)]
+    fn c_empty_dequeue(&mut self) {
+        // With a packet at the head and a credit, `take_credit` would have
+        // let it leave: a credit left here means the queue was empty.
+        if self.release_credits > 0 {
+            self.release_credits -= 1;
+        }
+    }
+
+    /// Spends a release credit for the packet at the head, if the plug has
+    /// one. In pass-through the credits are [`INDEFINITE`], so a single
+    /// test answers every case.
+    #[inline]
+    pub fn take_credit(&mut self) -> bool {
+        if self.release_credits == 0 {
+            return false;
+        }
+        self.release_credits -= 1;
+        true
     }
 
     /// Leaves pass-through mode (`BUFFER`): its count of packets, which

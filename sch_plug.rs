@@ -68,7 +68,7 @@ impl Discipline for Plug {
     fn enqueue(
         mut self: Pin<&mut Self>,
         sch: &Qdisc<Self>,
-        mut skb: SkBuff,
+        skb: SkBuff,
         to_free: &mut ToFree<'_>,
     ) -> NetXmit {
         if !self.0.admit(sch.backlog(), skb.len()) {
@@ -84,14 +84,15 @@ impl Discipline for Plug {
         // `limit` bytes); in pass-through, where backpressure paces a flow,
         // packets keep their socket until the device is done.
         if self.0.holds() {
-            skb.orphan();
+            return sch.enqueue_tail_orphan(skb);
         }
         sch.enqueue_tail(skb)
     }
 
     #[inline]
     fn dequeue(mut self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
-        self.0.release(|| sch.dequeue_head())
+        self.0
+            .release(|plug| sch.dequeue_head_if(|| plug.take_credit()))
     }
 
     fn change(sch: &mut Control<'_, Self>, options: &[u8], extack: &mut ExtAck<'_>) -> Result {

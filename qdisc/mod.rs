@@ -28,12 +28,13 @@
 //! | here | C |
 //! |---|---|
 //! | [`Qdisc::enqueue_tail`] | `qdisc_enqueue_tail()` (`__qdisc_enqueue_tail()`, `qdisc_qstats_backlog_inc()`) |
-//! | [`Qdisc::dequeue_head`] | `qdisc_dequeue_head()` (`__qdisc_dequeue_head()`, `qdisc_qstats_backlog_dec()`, `qdisc_bstats_update()`) |
+//! | [`Qdisc::dequeue_head`], [`Qdisc::dequeue_head_if`] | `qdisc_dequeue_head()` (`__qdisc_dequeue_head()`, `qdisc_qstats_backlog_dec()`, `qdisc_bstats_update()`) |
 //! | [`Qdisc::drop_packet`] | `qdisc_drop()` (`__qdisc_drop()`, `qdisc_qstats_drop()`) |
 //! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` |
 //! | [`SkBuff::segs`] | the `gso_segs` part of `bstats_update()` |
 //! | `skb::orphan` | `skb_orphan()`, its destructor test |
 //! | `stats_add` | `u64_stats_add()` on 64-bit (`local64_add()`) |
+//! | [`Qdisc::queued`] | `sch->q.qlen` less what the core parks there after a dequeue: `gso_skb` (`dev_requeue_skb()`, `qdisc_peek_dequeued()`) and `skb_bad_txq` (`qdisc_enqueue_skb_bad_txq()`); `t-multiqueue` parks one in each way the test device allows and fails if the count is off |
 //!
 //! Everything else calls the kernel, through out-of-line copies of its
 //! static inlines (`bindings/helpers.c`).
@@ -312,13 +313,6 @@ impl StatsDump<'_> {
 struct Private<T> {
     state: MaybeUninit<T>,
     ready: bool,
-    /// Packets on the qdisc's list (`sch->q`). The core's `sch->q.qlen`
-    /// also counts packets that it parks outside the list after they were
-    /// dequeued: in `gso_skb` (a parent's peek, a requeue) and, for a root
-    /// qdisc on a multiqueue device, in `skb_bad_txq` (bulk dequeue). Only
-    /// this layer's enqueue, dequeue and reset change the list, so it
-    /// counts it itself rather than guess which of those the core added.
-    queued: u32,
 }
 
 /// A qdisc whose private area holds a `T`, as a callback reaches it.
@@ -380,24 +374,28 @@ impl<T: Discipline> Qdisc<T> {
     }
 
     /// Packets in the queue not yet handed out: the length of the qdisc's
-    /// own list, without what the core parked after dequeueing it (see
-    /// [`Private`]'s `queued`).
-    #[inline]
+    /// own list (`sch->q`).
+    ///
+    /// The core's `sch->q.qlen` also counts packets that it parks outside
+    /// the list after they were dequeued, in two lists of the qdisc:
+    /// `gso_skb` (a requeue by `dev_requeue_skb()`, or a parent's peek,
+    /// `qdisc_peek_dequeued()`) and, for a root qdisc on a multiqueue
+    /// device, `skb_bad_txq` (a packet for another transmit queue, met by
+    /// `try_bulk_dequeue_skb_slow()`). Those are subtracted here, under the
+    /// lock that orders every change to the three counts, rather than the
+    /// list counted on every enqueue and dequeue: the data path then does
+    /// what the C inlines do and no more.
     pub(crate) fn queued(&self) -> u32 {
-        // SAFETY: The qdisc is valid and ours (type invariant), so is its
-        // private area, a valid `Private<T>` from allocation on.
-        unsafe { (*self.private()).queued }
-    }
-
-    /// Updates the count of packets on the list. It cannot leave
-    /// `0..=sch->q.qlen`; the callers wrap, as the C counters do.
-    #[inline]
-    fn update_queued(&self, f: impl FnOnce(u32) -> u32) {
-        // SAFETY: As in `queued`; the holder is the only writer.
-        unsafe {
-            let queued = core::ptr::addr_of_mut!((*self.private()).queued);
-            *queued = f(*queued);
-        }
+        // SAFETY: The qdisc is valid and ours (type invariant), so are its
+        // counters and lists.
+        let (qlen, gso, bad_txq) = unsafe {
+            let sch = self.as_raw();
+            ((*sch).q.qlen, (*sch).gso_skb.qlen, (*sch).skb_bad_txq.qlen)
+        };
+        // Cannot go below 0 (the parked packets are part of `qlen`);
+        // saturating keeps a core that one day counts them elsewhere from
+        // turning that into a huge count.
+        qlen.saturating_sub(gso).saturating_sub(bad_txq)
     }
 
     /// Bytes queued (`sch->qstats.backlog`).
@@ -431,21 +429,59 @@ impl<T: Discipline> Qdisc<T> {
             (*q).qlen = (*q).qlen.wrapping_add(1);
             (*sch).qstats.backlog = (*sch).qstats.backlog.wrapping_add(len);
         }
-        self.update_queued(|n| n.wrapping_add(1));
         NetXmit::Success
+    }
+
+    /// Queues `skb` at the tail for a wait with no end in sight: the buffer
+    /// first lets go of its socket ([`SkBuff::orphan`]). A buffer with a
+    /// destructor takes an out-of-line path, so that the inline one makes
+    /// no call (and so keeps nothing in callee-saved registers).
+    #[inline]
+    pub(crate) fn enqueue_tail_orphan(&self, skb: SkBuff) -> NetXmit {
+        if skb.has_destructor() {
+            // SAFETY: Our own pointer, for the duration of the call, which
+            // our borrow of `self` outlasts.
+            return unsafe { Self::enqueue_tail_orphan_slow(self.as_raw(), skb) };
+        }
+        self.enqueue_tail(skb)
+    }
+
+    /// The out-of-line part of [`Qdisc::enqueue_tail_orphan`]. It takes the
+    /// raw pointer, not `&self`: a reference to the handle would have to
+    /// be stored on the stack to be passed.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Qdisc::from_raw`], for the duration of the call.
+    #[inline(never)]
+    unsafe fn enqueue_tail_orphan_slow(ptr: *mut bindings::Qdisc, mut skb: SkBuff) -> NetXmit {
+        // SAFETY: The caller's promise.
+        let sch = unsafe { Self::from_raw(ptr) };
+        skb.orphan();
+        sch.enqueue_tail(skb)
     }
 
     /// Takes the packet at the head, accounting it as sent
     /// (`qdisc_dequeue_head`).
     #[inline]
+    #[allow(dead_code)] // Not by the plug: samples/rbfifo.rs.
     pub(crate) fn dequeue_head(&self) -> Option<SkBuff> {
+        self.dequeue_head_if(|| true)
+    }
+
+    /// Takes the packet at the head if there is one and `may_leave()`
+    /// agrees, accounting it as sent. `may_leave` is only asked when the
+    /// queue holds a packet, so that a dequeue from an empty queue costs
+    /// one test, as `qdisc_dequeue_head()`'s does.
+    #[inline]
+    pub(crate) fn dequeue_head_if(&self, may_leave: impl FnOnce() -> bool) -> Option<SkBuff> {
         let sch = self.as_raw();
         // SAFETY: The qdisc is valid and ours (type invariant); the head, if
         // any, is a buffer on its queue, which we unlink.
         let skb = unsafe {
             let q = core::ptr::addr_of_mut!((*sch).q);
             let skb = (*q).head;
-            if skb.is_null() {
+            if skb.is_null() || !may_leave() {
                 return None;
             }
             let next = skb::next(skb);
@@ -458,7 +494,6 @@ impl<T: Discipline> Qdisc<T> {
             // SAFETY: Unlinked above: the buffer is ours now.
             SkBuff::from_raw(skb)
         };
-        self.update_queued(|n| n.wrapping_sub(1));
         let len = skb.pkt_len();
         // SAFETY: As above, the counters are ours to update.
         unsafe {

@@ -180,7 +180,6 @@ impl<T: Discipline> Adapter<T> {
         // SAFETY: The area is a valid `Private<T>` (its invariant), ours
         // under that exclusion; `ready` says whether the state is there.
         unsafe {
-            (*private).queued = 0;
             if (*private).ready {
                 T::reset(qdisc.state());
             }

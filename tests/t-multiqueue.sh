@@ -13,7 +13,8 @@
 # dequeues A with B behind it (B parked, its queue stopped, so it stays),
 # C and D join in pass-through, BUFFER closes that period (2 credits: C, D;
 # the defect gave 3), E is sent in the new epoch, queue 1 wakes: B, C, D
-# leave, E must not (the old module sent 5 packets here).
+# leave, E must not (the old module sent 5 packets here). Then the same
+# with the parked packet in gso_skb (requeued: its queue was stopped).
 #
 # Part 2, under load: a veth with 4 queues each way, 4 UDP flows (spread
 # over the queues by their ports) from senders on every online CPU, and
@@ -24,7 +25,7 @@
 need_tools
 MQHOLD_KO=$HERE/mqhold/mqhold.ko
 [ -f "$MQHOLD_KO" ] || skip_all "the test device is not built: tests/mqhold (make check builds it)"
-ktap_plan 12
+ktap_plan 15
 
 # --- part 1: a packet parked in skb_bad_txq at BUFFER time -----------------
 load_ours
@@ -82,6 +83,31 @@ $TC qdisc change dev $D root plug release
 settle 0.3
 check_eq "E leaves once its epoch is committed" "5 0" "$(($(tx) - tx0)) $(qstat '' $D qlen)"
 check_eq "the plug counted 5 packets sent" 5 "$(qstat '' $D packets)"
+$TC qdisc del dev $D root
+
+# The same with the packet in gso_skb: F, for stopped queue 1, dequeued
+# alone is requeued there (dev_requeue_skb()); G and H join behind it in
+# pass-through, BUFFER grants 2 credits, I (the new epoch) stays.
+tx0=$(tx)
+$TC qdisc add dev $D root plug limit 100000
+echo 2 >/sys/module/mqhold/parameters/stopped
+mqsend 1                                        # F: held
+$TC qdisc change dev $D root plug release_indefinite
+settle 0.3
+check_eq "F requeued behind its stopped queue" "0 1" "$(($(tx) - tx0)) $(qstat '' $D qlen)"
+mqsend 0 0                                      # G, H
+$TC qdisc change dev $D root plug block
+mqstate "after BUFFER, F in gso_skb"
+if [ -x "$PLUG_TC" ]; then
+	[[ $("$PLUG_TC" -s -j qdisc show dev $D root) =~ \"release_credits\":([0-9]+) ]]
+	check_eq "BUFFER grants 2 release credits (G, H; F is the core's)" 2 "${BASH_REMATCH[1]:-none}"
+else
+	ktap_test_skip "BUFFER grants 2 release credits (needs PLUG_TC)"
+fi
+mqsend 0                                        # I: the new epoch
+echo 0 >/sys/module/mqhold/parameters/stopped
+settle 0.5
+check_eq "F, G, H left; I (uncommitted epoch) did not" "3 1" "$(($(tx) - tx0)) $(qstat '' $D qlen)"
 $TC qdisc del dev $D root
 rmmod mqhold
 check_eq "test device removed" "" "$(grep -w mqhold /proc/modules)"

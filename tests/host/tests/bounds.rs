@@ -11,7 +11,7 @@ use plug_epoch_host::epoch::{
 
 fn drain(p: &mut PlugState, queued: &mut u64) -> u64 {
     let mut out = 0;
-    while p.release(|| (*queued > 0).then(|| *queued -= 1)).is_some() {
+    while p.release(|p| (*queued > 0 && p.take_credit()).then(|| *queued -= 1)).is_some() {
         out += 1;
     }
     out
@@ -77,15 +77,31 @@ fn merged_epoch_packets_saturate_and_leave_late_not_early() {
 }
 
 #[test]
-fn open_epoch_count_saturates_at_u64_max() {
+fn open_epoch_count_at_u64_max() {
     let mut p = PlugState::new(Rules::Commit, u32::MAX);
-    p.set_current_epoch(u64::MAX);
+    p.set_current_epoch(u64::MAX - 1);
     assert!(p.admit(0, 1));
     assert_eq!(p.stats().current_epoch, u32::MAX);
     // Closing it saturates to the 32 bits a closed epoch keeps.
     let _ = p.apply(Command::Buffer, 0);
     assert_eq!(p.stats().closed_packets, u32::MAX);
     assert_eq!(p.stats().current_epoch, 0);
+}
+
+#[test]
+fn open_epoch_count_wraps_to_a_late_release() {
+    // 2^64 packets later the count wraps (no panic): the epoch looks
+    // smaller, so its acknowledgement releases fewer of its packets (the
+    // rest wait for a later acknowledgement), never packets of a later one.
+    let mut p = PlugState::new(Rules::Commit, u32::MAX);
+    p.set_current_epoch(u64::MAX);
+    assert!(p.admit(0, 1));
+    assert!(p.admit(0, 1));
+    assert_eq!(p.stats().current_epoch, 1);
+    let _ = p.apply(Command::Buffer, 0);
+    let _ = p.apply(Command::ReleaseOne, 0);
+    let mut queued = 10;
+    assert_eq!(drain(&mut p, &mut queued), 1);
 }
 
 #[test]

@@ -35,7 +35,7 @@ impl Queue {
     /// Dequeue attempts until the plug refuses: how many packets leave.
     fn drain(&mut self, p: &mut PlugState) -> u32 {
         let mut out = 0;
-        while p.release(|| (self.packets > 0).then(|| self.packets -= 1)).is_some() {
+        while p.release(|p| (self.packets > 0 && p.take_credit()).then(|| self.packets -= 1)).is_some() {
             out += 1;
         }
         out

@@ -88,7 +88,7 @@ impl Sim {
 
     /// One dequeue attempt, checking what leaves.
     fn dequeue(&mut self) -> Result<bool, TestCaseError> {
-        let Some(p) = self.plug.release(|| self.queue.pop_front()) else {
+        let Some(p) = self.plug.release(|p| if !self.queue.is_empty() && p.take_credit() { self.queue.pop_front() } else { None }) else {
             return Ok(false);
         };
         prop_assert!(self.committed(&p), "packet {p:?} left before its epoch was released");
