@@ -181,8 +181,8 @@ settle() { sleep "${1:-0.5}"; }
 
 # --- counters --------------------------------------------------------------
 # qstat <ns> <dev> <field>: a field of the root qdisc's `tc -s -j` stats
-# (packets, bytes, drops, backlog, qlen, overlimits, requeues); <ns> ''
-# for the test's own namespace.
+# (packets, bytes, drops, backlog, qlen, overlimits, requeues; with
+# TC=$PLUG_TC also the plug's xstats); <ns> '' for the test's own namespace.
 qstat() {
 	local j
 	j=$($TC ${1:+-n "$1"} -s -j qdisc show dev "$2" root)

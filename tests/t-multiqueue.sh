@@ -48,6 +48,15 @@ mqsend() {
 }
 tx() { cat /sys/class/net/$D/statistics/tx_packets; }
 mqstate() { [ -x "$PLUG_TC" ] && diag "$1: $("$PLUG_TC" -s qdisc show dev $D | tr '\n' ' ')"; }
+# check_credits <n> <description>: the plug's release credits, read with
+# the patched tc (skipped without it).
+check_credits() {
+	if [ -x "$PLUG_TC" ]; then
+		check_eq "$2" "$1" "$(TC=$PLUG_TC qstat '' $D release_credits)"
+	else
+		ktap_test_skip "$2 (needs PLUG_TC)"
+	fi
+}
 tx0=$(tx)
 $TC qdisc add dev $D root plug limit 100000
 echo 2 >/sys/module/mqhold/parameters/stopped
@@ -59,12 +68,7 @@ mqsend 0 0                                      # C, D: pass-through, behind B
 mqstate "before BUFFER"
 $TC qdisc change dev $D root plug block
 mqstate "after BUFFER"
-if [ -x "$PLUG_TC" ]; then
-	[[ $("$PLUG_TC" -s -j qdisc show dev $D root) =~ \"release_credits\":([0-9]+) ]]
-	check_eq "BUFFER grants 2 release credits (C, D; B is the core's)" 2 "${BASH_REMATCH[1]:-none}"
-else
-	ktap_test_skip "BUFFER grants 2 release credits (needs PLUG_TC)"
-fi
+check_credits 2 "BUFFER grants 2 release credits (C, D; B is the core's)"
 mqsend 0                                        # E: the new epoch
 settle 0.3
 check_eq "nothing leaves while queue 1 is stopped" 1 "$(($(tx) - tx0))"
@@ -98,12 +102,7 @@ check_eq "F requeued behind its stopped queue" "0 1" "$(($(tx) - tx0)) $(qstat '
 mqsend 0 0                                      # G, H
 $TC qdisc change dev $D root plug block
 mqstate "after BUFFER, F in gso_skb"
-if [ -x "$PLUG_TC" ]; then
-	[[ $("$PLUG_TC" -s -j qdisc show dev $D root) =~ \"release_credits\":([0-9]+) ]]
-	check_eq "BUFFER grants 2 release credits (G, H; F is the core's)" 2 "${BASH_REMATCH[1]:-none}"
-else
-	ktap_test_skip "BUFFER grants 2 release credits (needs PLUG_TC)"
-fi
+check_credits 2 "BUFFER grants 2 release credits (G, H; F is the core's)"
 mqsend 0                                        # I: the new epoch
 echo 0 >/sys/module/mqhold/parameters/stopped
 settle 0.5
