@@ -288,6 +288,18 @@ impl Stats {
 /// them down never exhausts them.
 const INDEFINITE: u64 = u64::MAX;
 
+/// The data path of a plug in a given state, see [`PlugState::path`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// The plug's own enqueue ([`PlugState::admit`]) and dequeue
+    /// ([`PlugState::release`]).
+    Own,
+    /// Its own enqueue, and a dequeue that releases nothing.
+    Hold,
+    /// A byte FIFO of [`PlugState::limit`] bytes.
+    Fifo,
+}
+
 /// The state of one plug.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlugState {
@@ -452,15 +464,37 @@ impl PlugState {
     }
 
     /// Spends a release credit for the packet at the head, if the plug has
-    /// one. In pass-through the credits are [`INDEFINITE`], so a single
-    /// test answers every case.
+    /// one; `on_last` is told when that was the last one (so that the data
+    /// path can change, see [`PlugState::path`]). In pass-through the
+    /// credits are [`INDEFINITE`], so a single test answers every case.
     #[inline]
-    pub fn take_credit(&mut self) -> bool {
+    pub fn take_credit(&mut self, on_last: impl FnOnce(&Self)) -> bool {
         if self.release_credits == 0 {
             return false;
         }
         self.release_credits -= 1;
+        if self.release_credits == 0 {
+            on_last(self);
+        }
         true
+    }
+
+    /// What the qdisc layer may run for this plug's packets instead of its
+    /// own enqueue and dequeue, in the plug's present state; it has to be
+    /// asked again after [`PlugState::apply`] and after a last credit.
+    ///
+    /// Under the default rules a plug in pass-through is a byte FIFO of
+    /// [`PlugState::limit`] bytes (it counts no epoch, orphans nothing, and
+    /// its credits never run out), and a buffering plug with no credit left
+    /// releases nothing. The C rules always run their own code, which keeps
+    /// the C counters exactly.
+    pub fn path(&self) -> Path {
+        match self.rules {
+            Rules::C => Path::Own,
+            Rules::Commit if self.pass_through => Path::Fifo,
+            Rules::Commit if self.release_credits == 0 => Path::Hold,
+            Rules::Commit => Path::Own,
+        }
     }
 
     /// Leaves pass-through mode (`BUFFER`): its count of packets, which

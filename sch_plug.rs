@@ -21,9 +21,10 @@
 
 #![deny(unsafe_code)]
 
-use crate::epoch::{default_limit, OptError, Options, PlugState, Rules, Wake};
+use crate::epoch::{default_limit, OptError, Options, Path, PlugState, Rules, Wake};
 use crate::qdisc::{
-    params, Control, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff, StatsDump, ToFree,
+    params, Control, DataPath, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff,
+    StatsDump, ToFree,
 };
 use kernel::{c_str, prelude::*};
 
@@ -39,6 +40,20 @@ fn reject(extack: &mut ExtAck<'_>, err: OptError) -> Error {
         ),
     });
     EINVAL
+}
+
+/// What the layer runs for a plug's packets in its present state: a
+/// plug in pass-through is the layer's byte FIFO, and a buffering plug with
+/// no credit left a queue that releases nothing, with no test of the
+/// plug's state per packet.
+fn data_path(plug: &PlugState) -> DataPath {
+    match plug.path() {
+        Path::Own => DataPath::Own,
+        Path::Hold => DataPath::Hold,
+        Path::Fifo => DataPath::ByteFifo {
+            limit: plug.limit(),
+        },
+    }
 }
 
 #[vtable]
@@ -61,6 +76,7 @@ impl Discipline for Plug {
         // In pass-through a packet that finds the queue empty leaves at
         // once: the core may as well send it without queueing it.
         sch.set_bypass(state.may_bypass(sch.max_packet_len()));
+        sch.set_data_path(data_path(&state));
         Ok(Plug(state))
     }
 
@@ -83,7 +99,7 @@ impl Discipline for Plug {
         // the send-buffer accounting of what the plug holds (at most
         // `limit` bytes); in pass-through, where backpressure paces a flow,
         // packets keep their socket until the device is done.
-        if self.0.holds() {
+        if skb.has_destructor() && self.0.holds() {
             return sch.enqueue_tail_orphan(skb);
         }
         sch.enqueue_tail(skb)
@@ -91,8 +107,10 @@ impl Discipline for Plug {
 
     #[inline]
     fn dequeue(mut self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
-        self.0
-            .release(|plug| sch.dequeue_head_if(|| plug.take_credit()))
+        // After the last credit the layer's `Hold` answers for the plug.
+        self.0.release(|plug| {
+            sch.dequeue_head_if(|| plug.take_credit(|plug| sch.set_data_path(data_path(plug))))
+        })
     }
 
     fn change(sch: &mut Control<'_, Self>, options: &[u8], extack: &mut ExtAck<'_>) -> Result {
@@ -111,6 +129,7 @@ impl Discipline for Plug {
         // Off before a buffering plug sees its next packet: the core tests
         // the flag under the lock held here.
         sch.set_bypass(plug.0.may_bypass(sch.max_packet_len()));
+        sch.set_data_path(data_path(&plug.0));
         if wake == Wake::Queue {
             sch.schedule();
         }

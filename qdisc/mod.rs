@@ -30,6 +30,7 @@
 //! | [`Qdisc::enqueue_tail`] | `qdisc_enqueue_tail()` (`__qdisc_enqueue_tail()`, `qdisc_qstats_backlog_inc()`) |
 //! | [`Qdisc::dequeue_head`], [`Qdisc::dequeue_head_if`] | `qdisc_dequeue_head()` (`__qdisc_dequeue_head()`, `qdisc_qstats_backlog_dec()`, `qdisc_bstats_update()`) |
 //! | [`Qdisc::drop_packet`] | `qdisc_drop()` (`__qdisc_drop()`, `qdisc_qstats_drop()`) |
+//! | [`DataPath::ByteFifo`] | `bfifo_enqueue()` (its limit test taken in 64 bits) and `qdisc_dequeue_head()` of `net/sched/sch_fifo.c`; a plug in pass-through runs it: `t-plug-basic` checks its drops at the limit, `t-prio-leaf` its `Sent` counter as a leaf |
 //! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` |
 //! | [`SkBuff::segs`] | the `gso_segs` part of `bstats_update()` |
 //! | `skb::orphan` | `skb_orphan()`, its destructor test |
@@ -117,6 +118,31 @@ pub(crate) enum Peek {
     /// discipline whose dequeue always returns the head when there is one.
     #[allow(dead_code)] // Not by the plug: samples/rbfifo.rs.
     Head,
+}
+
+/// Which functions the core calls for a qdisc's packets (`sch->enqueue`,
+/// `sch->dequeue`), see [`Qdisc::set_data_path`].
+///
+/// A discipline that is, in some state, a plain FIFO or a queue that lets
+/// nothing out, can say so, and the core then calls the layer's code for
+/// that case directly: no test of the discipline's state on each packet.
+/// The switch is made under the qdisc's lock, which every caller of the two
+/// functions holds, so each packet sees one path or the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DataPath {
+    /// [`Discipline::enqueue`] and [`Discipline::dequeue`]: what a new
+    /// qdisc starts with.
+    Own,
+    /// [`Discipline::enqueue`], and a dequeue that returns nothing without
+    /// calling the discipline.
+    Hold,
+    /// A FIFO of at most `limit` bytes, as the C `bfifo` (`bfifo_enqueue()`,
+    /// `qdisc_dequeue_head()`, drops counted), without calling the
+    /// discipline. The limit is kept in `sch->limit`.
+    ByteFifo {
+        /// Bytes the queue may hold.
+        limit: u32,
+    },
 }
 
 /// A queueing discipline: what a qdisc kind does with packets.
@@ -320,7 +346,8 @@ struct Private<T> {
 /// # Invariants
 ///
 /// The pointer is a live qdisc of `T`'s kind (its ops are the
-/// [`Tables<T>`]'s), and the holder has exclusive access to its queue and
+/// [`Tables<T>`]'s, and its `enqueue` and `dequeue` are the functions of a
+/// [`DataPath`] of `T`), and the holder has exclusive access to its queue and
 /// private area: the qdisc's root lock is held (enqueue, dequeue, reset, a
 /// [`TreeGuard`]); or the qdisc is not visible to the data path (init, and
 /// reset on destroy); or it was detached (a graft) and the core waited for
@@ -404,6 +431,35 @@ impl<T: Discipline> Qdisc<T> {
         // SAFETY: The qdisc is valid and its counters are ours (type
         // invariant).
         unsafe { (*self.as_raw()).qstats.backlog }
+    }
+
+    /// The limit of [`DataPath::ByteFifo`] (`sch->limit`).
+    #[inline]
+    fn limit(&self) -> u32 {
+        // SAFETY: The qdisc is valid and ours (type invariant).
+        unsafe { (*self.as_raw()).limit }
+    }
+
+    /// Makes the core call the functions of `path` for the next packets.
+    ///
+    /// The core calls `sch->enqueue` and `sch->dequeue` with the root lock
+    /// held, as it is here, so a packet sees the old path or the new one;
+    /// the one access without it (`__dev_queue_xmit()` tests `enqueue` for
+    /// null, which tells noqueue apart) sees a pointer that is never null.
+    pub(crate) fn set_data_path(&self, path: DataPath) {
+        let (enqueue, dequeue) = registration::Adapter::<T>::data_path(path);
+        let sch = self.as_raw();
+        // SAFETY: The qdisc is valid and ours (type invariant); both are
+        // functions of a data path of `T` (the invariant holds after), and
+        // a volatile store, as `WRITE_ONCE`, is seen whole by the lockless
+        // reader.
+        unsafe {
+            if let DataPath::ByteFifo { limit } = path {
+                (*sch).limit = limit;
+            }
+            core::ptr::write_volatile(core::ptr::addr_of_mut!((*sch).enqueue), Some(enqueue));
+            core::ptr::write_volatile(core::ptr::addr_of_mut!((*sch).dequeue), Some(dequeue));
+        }
     }
 
     /// Queues `skb` at the tail and accounts its bytes (`qdisc_enqueue_tail`).

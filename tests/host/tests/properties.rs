@@ -4,7 +4,7 @@
 //! it was sent in. The default rules must satisfy every property; the 6.12 C
 //! rules are shown to break output commit, with a minimal sequence.
 
-use plug_epoch_host::epoch::{Command, PlugState, Rules, MAX_CLOSED_EPOCHS};
+use plug_epoch_host::epoch::{Command, Path, PlugState, Rules, MAX_CLOSED_EPOCHS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use std::collections::{HashSet, VecDeque};
@@ -43,6 +43,9 @@ struct Packet {
 /// The engine over a queue, beside the ideal reference model.
 struct Sim {
     plug: PlugState,
+    /// The data path, asked of the plug when the module asks it: after
+    /// init, a command, and a last credit (not after a reset).
+    path: Path,
     rules: Rules,
     queue: VecDeque<Packet>,
     backlog: u32,
@@ -65,6 +68,7 @@ impl Sim {
     fn new(rules: Rules) -> Self {
         Self {
             plug: PlugState::new(rules, 10_000),
+            path: PlugState::new(rules, 10_000).path(),
             rules,
             queue: VecDeque::new(),
             backlog: 0,
@@ -88,7 +92,20 @@ impl Sim {
 
     /// One dequeue attempt, checking what leaves.
     fn dequeue(&mut self) -> Result<bool, TestCaseError> {
-        let Some(p) = self.plug.release(|p| if !self.queue.is_empty() && p.take_credit() { self.queue.pop_front() } else { None }) else {
+        let queue = &mut self.queue;
+        let path = &mut self.path;
+        let taken = match *path {
+            Path::Hold => None,
+            Path::Fifo => queue.pop_front(),
+            Path::Own => self.plug.release(|p| {
+                if !queue.is_empty() && p.take_credit(|p| *path = p.path()) {
+                    queue.pop_front()
+                } else {
+                    None
+                }
+            }),
+        };
+        let Some(p) = taken else {
             return Ok(false);
         };
         prop_assert!(self.committed(&p), "packet {p:?} left before its epoch was released");
@@ -104,7 +121,11 @@ impl Sim {
         match *op {
             Op::Enqueue(len) => {
                 let fits = u64::from(self.backlog) + u64::from(len) <= u64::from(self.limit);
-                let admitted = self.plug.admit(self.backlog, len);
+                let admitted = match self.path {
+                    // The layer's FIFO: the byte limit, nothing counted.
+                    Path::Fifo => fits,
+                    Path::Own | Path::Hold => self.plug.admit(self.backlog, len),
+                };
                 prop_assert_eq!(admitted, fits, "limit not respected");
                 if admitted {
                     let epoch = (!self.pass_through).then_some(self.epoch);
@@ -147,6 +168,12 @@ impl Sim {
                 self.backlog = 0;
                 self.plug.reset();
             }
+        }
+        if !matches!(op, Op::Enqueue(_) | Op::Dequeue | Op::Reset) {
+            self.path = self.plug.path();
+        }
+        if self.path == Path::Fifo {
+            prop_assert_eq!(self.limit, self.plug.limit());
         }
         // Conservation: every accepted packet left, is queued, or was purged.
         prop_assert_eq!(self.accepted, self.dequeued + self.queue.len() as u64 + self.purged);
