@@ -481,7 +481,12 @@ impl PlugState {
 
     /// What the qdisc layer may run for this plug's packets instead of its
     /// own enqueue and dequeue, in the plug's present state; it has to be
-    /// asked again after [`PlugState::apply`] and after a last credit.
+    /// asked again after [`PlugState::apply`] and after a last credit. (A
+    /// [`PlugState::reset`] only takes credits away, and the plug's own
+    /// dequeue with no credit releases nothing, as `Hold` does: the path
+    /// chosen before a reset stays right.) The plug's own enqueue and
+    /// dequeue are right in every state: some parents call them whatever
+    /// the path.
     ///
     /// Under the default rules a plug in pass-through is a byte FIFO of
     /// [`PlugState::limit`] bytes (it counts no epoch, orphans nothing, and

@@ -30,7 +30,7 @@
 //! | [`Qdisc::enqueue_tail`] | `qdisc_enqueue_tail()` (`__qdisc_enqueue_tail()`, `qdisc_qstats_backlog_inc()`) |
 //! | [`Qdisc::dequeue_head`], [`Qdisc::dequeue_head_if`] | `qdisc_dequeue_head()` (`__qdisc_dequeue_head()`, `qdisc_qstats_backlog_dec()`, `qdisc_bstats_update()`) |
 //! | [`Qdisc::drop_packet`] | `qdisc_drop()` (`__qdisc_drop()`, `qdisc_qstats_drop()`) |
-//! | [`DataPath::ByteFifo`] | `bfifo_enqueue()` (its limit test taken in 64 bits) and `qdisc_dequeue_head()` of `net/sched/sch_fifo.c`; a plug in pass-through runs it: `t-plug-basic` checks its drops at the limit, `t-prio-leaf` its `Sent` counter as a leaf |
+//! | [`DataPath::ByteFifo`] | `bfifo_enqueue()` (on `skb->len`, the sum in 64 bits) and `qdisc_dequeue_head()` of `net/sched/sch_fifo.c`; a plug in pass-through runs it: `t-plug-basic` checks its drops at the limit, `t-prio-leaf` its `Sent` counter as a leaf |
 //! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` |
 //! | [`SkBuff::segs`] | the `gso_segs` part of `bstats_update()` |
 //! | `skb::orphan` | `skb_orphan()`, its destructor test |
@@ -124,21 +124,33 @@ pub(crate) enum Peek {
 /// `sch->dequeue`), see [`Qdisc::set_data_path`].
 ///
 /// A discipline that is, in some state, a plain FIFO or a queue that lets
-/// nothing out, can say so, and the core then calls the layer's code for
-/// that case directly: no test of the discipline's state on each packet.
-/// The switch is made under the qdisc's lock, which every caller of the two
-/// functions holds, so each packet sees one path or the other.
+/// nothing out can say so, and the core then calls the layer's code for
+/// that case directly, with no test of the discipline's state per packet.
+///
+/// A path is a short cut, not a mode: it must answer every packet as the
+/// discipline's own [`Discipline::enqueue`] and [`Discipline::dequeue`]
+/// would in that state, and those must stay right in every state. The core
+/// calls the per-qdisc pointers, but two parents call their child's
+/// `ops->enqueue` and `ops->dequeue` directly (`netem_dequeue()`,
+/// `cbs_child_enqueue()`/`cbs_child_dequeue()`), and so reach the
+/// discipline's own functions whatever the path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DataPath {
     /// [`Discipline::enqueue`] and [`Discipline::dequeue`]: what a new
     /// qdisc starts with.
     Own,
     /// [`Discipline::enqueue`], and a dequeue that returns nothing without
-    /// calling the discipline.
+    /// calling the discipline. Only for a discipline with
+    /// [`Peek::Dequeued`]: a parent that peeked at the head
+    /// (`qdisc_peek_head()`) would be refused the packet it saw, so with
+    /// [`Peek::Head`] this is [`DataPath::Own`].
     Hold,
-    /// A FIFO of at most `limit` bytes, as the C `bfifo` (`bfifo_enqueue()`,
-    /// `qdisc_dequeue_head()`, drops counted), without calling the
-    /// discipline. The limit is kept in `sch->limit`.
+    /// A FIFO that drops a packet, counting it, when `skb->len` more bytes
+    /// would take the backlog over `limit` (the test of the plug, C's and
+    /// ours; `bfifo` tests `qdisc_pkt_len()`, more for a GSO packet or under
+    /// a size table), and dequeues the head (`qdisc_dequeue_head()`),
+    /// without calling the discipline. The limit is kept in `sch->limit`,
+    /// which nothing outside a qdisc's own code reads.
     ByteFifo {
         /// Bytes the queue may hold.
         limit: u32,
@@ -442,17 +454,26 @@ impl<T: Discipline> Qdisc<T> {
 
     /// Makes the core call the functions of `path` for the next packets.
     ///
-    /// The core calls `sch->enqueue` and `sch->dequeue` with the root lock
-    /// held, as it is here, so a packet sees the old path or the new one;
-    /// the one access without it (`__dev_queue_xmit()` tests `enqueue` for
-    /// null, which tells noqueue apart) sees a pointer that is never null.
+    /// Every caller of `sch->enqueue` and `sch->dequeue` in 6.12 loads the
+    /// pointer and calls it under the qdisc's root lock (for a qdisc
+    /// without `TCQ_F_NOLOCK`, which the layer never sets):
+    /// `dev_qdisc_enqueue()`, `dequeue_skb()` and the bulk dequeues, which
+    /// load it again for every packet, `qdisc_enqueue()`,
+    /// `qdisc_peek_dequeued()`. The holder of a `Qdisc` holds that lock (or
+    /// the qdisc is not visible yet, in init), so a packet is handled by the
+    /// old path or by the new one. The readers without the lock
+    /// (`__dev_queue_xmit()`, `qdisc_txq_has_no_queue()`) only test
+    /// `enqueue` for null, which tells noqueue apart: every path is non-null
+    /// and written in one store. Switching inside a dequeue is safe too: the
+    /// core called the old pointer and loads the new one for the next call.
     pub(crate) fn set_data_path(&self, path: DataPath) {
         let (enqueue, dequeue) = registration::Adapter::<T>::data_path(path);
         let sch = self.as_raw();
-        // SAFETY: The qdisc is valid and ours (type invariant); both are
-        // functions of a data path of `T` (the invariant holds after), and
-        // a volatile store, as `WRITE_ONCE`, is seen whole by the lockless
-        // reader.
+        // SAFETY: The qdisc is valid and ours (type invariant: the root lock
+        // is held or the qdisc not yet visible); both are functions of a
+        // data path of `T`, so the invariant holds after. A volatile store
+        // (`WRITE_ONCE`) of an aligned pointer is seen whole by the lockless
+        // readers, which only test it for null.
         unsafe {
             if let DataPath::ByteFifo { limit } = path {
                 (*sch).limit = limit;

@@ -182,8 +182,9 @@ impl<T: Discipline> Adapter<T> {
                 ToFree::from_raw(to_free),
             )
         };
-        // `bfifo_enqueue()`, but the sum cannot wrap.
-        (if u64::from(sch.backlog()) + u64::from(skb.pkt_len()) <= u64::from(sch.limit()) {
+        // `bfifo_enqueue()`, on `skb->len` (see `DataPath::ByteFifo`), and
+        // the sum cannot wrap.
+        (if u64::from(sch.backlog()) + u64::from(skb.len()) <= u64::from(sch.limit()) {
             sch.enqueue_tail(skb)
         } else {
             sch.drop_packet(skb, &mut to_free)
@@ -207,6 +208,10 @@ impl<T: Discipline> Adapter<T> {
     pub(super) fn data_path(path: DataPath) -> (EnqueueFn, DequeueFn) {
         match path {
             DataPath::Own => (Self::enqueue_callback, Self::dequeue_callback),
+            // A parent that peeked at the head must get it (`Peek::Head`).
+            DataPath::Hold if matches!(T::PEEK, Peek::Head) => {
+                (Self::enqueue_callback, Self::dequeue_callback)
+            }
             DataPath::Hold => (Self::enqueue_callback, Self::hold_dequeue_callback),
             DataPath::ByteFifo { .. } => (Self::fifo_enqueue_callback, Self::fifo_dequeue_callback),
         }

@@ -43,6 +43,15 @@ for row, label in (("fifo-root", "pass-through: byte FIFO limit 1000 (C bfifo, o
     rows.append((f"{label}, C", c, units[row], c - noq if over else None, None))
     rows.append((f"{label}, ours", r, units[row], r - noq if over else None, r / c))
 
+# The plug as a prio leaf against the C bfifo as one (the fifo rows are
+# measured after every load of either module).
+c, r = mean.get(("fifo-leaf", "c")), mean.get(("leaf-plug-pass-through", "rust"))
+if c is not None and r is not None:
+    rows.append(("pass-through: prio leaf, C bfifo limit 1000 vs ours plug release_indefinite, C",
+                 c, "ns/packet", c - noq, None))
+    rows.append(("pass-through: prio leaf, C bfifo limit 1000 vs ours plug release_indefinite, ours",
+                 r, "ns/packet", r - noq, r / c))
+
 kconf = [l.strip() for l in open(config)
          if l.startswith(("CONFIG_KASAN=", "CONFIG_PROVE_LOCKING=", "CONFIG_DEBUG_KMEMLEAK=",
                           "CONFIG_RUST_OVERFLOW_CHECKS=", "CONFIG_SMP="))]

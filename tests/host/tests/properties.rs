@@ -46,6 +46,10 @@ struct Sim {
     /// The data path, asked of the plug when the module asks it: after
     /// init, a command, and a last credit (not after a reset).
     path: Path,
+    /// Whether the data path is followed; if not, the plug's own enqueue
+    /// and dequeue run in every state, as under a parent that calls
+    /// `ops->enqueue`/`ops->dequeue` directly (netem, cbs).
+    follow_path: bool,
     rules: Rules,
     queue: VecDeque<Packet>,
     backlog: u32,
@@ -65,10 +69,12 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(rules: Rules) -> Self {
+    fn new(rules: Rules, follow_path: bool) -> Self {
+        let plug = PlugState::new(rules, 10_000);
         Self {
-            plug: PlugState::new(rules, 10_000),
-            path: PlugState::new(rules, 10_000).path(),
+            path: if follow_path { plug.path() } else { Path::Own },
+            follow_path,
+            plug,
             rules,
             queue: VecDeque::new(),
             backlog: 0,
@@ -94,11 +100,12 @@ impl Sim {
     fn dequeue(&mut self) -> Result<bool, TestCaseError> {
         let queue = &mut self.queue;
         let path = &mut self.path;
+        let follow = self.follow_path;
         let taken = match *path {
             Path::Hold => None,
             Path::Fifo => queue.pop_front(),
             Path::Own => self.plug.release(|p| {
-                if !queue.is_empty() && p.take_credit(|p| *path = p.path()) {
+                if !queue.is_empty() && p.take_credit(|p| if follow { *path = p.path() }) {
                     queue.pop_front()
                 } else {
                     None
@@ -172,6 +179,9 @@ impl Sim {
         if !matches!(op, Op::Enqueue(_) | Op::Dequeue | Op::Reset) {
             self.path = self.plug.path();
         }
+        if !self.follow_path {
+            self.path = Path::Own;
+        }
         if self.path == Path::Fifo {
             prop_assert_eq!(self.limit, self.plug.limit());
         }
@@ -209,7 +219,11 @@ impl Sim {
 }
 
 fn run(rules: Rules, ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut sim = Sim::new(rules);
+    run_paths(rules, ops, true)
+}
+
+fn run_paths(rules: Rules, ops: &[Op], follow_path: bool) -> Result<(), TestCaseError> {
+    let mut sim = Sim::new(rules, follow_path);
     for op in ops {
         sim.step(op)?;
     }
@@ -228,6 +242,15 @@ fn runner(cases: u32) -> TestRunner {
 fn default_rules_keep_output_commit() {
     runner(3000)
         .run(&prop::collection::vec(op(), 1..400), |ops| run(Rules::Commit, &ops))
+        .unwrap();
+}
+
+/// The plug's own enqueue and dequeue, which some parents call whatever
+/// the data path says, keep output commit in every state on their own.
+#[test]
+fn default_rules_keep_output_commit_on_their_own_path_alone() {
+    runner(3000)
+        .run(&prop::collection::vec(op(), 1..400), |ops| run_paths(Rules::Commit, &ops, false))
         .unwrap();
 }
 
