@@ -38,7 +38,7 @@ BINDGEN ?= $(CACHE)/tools/bin/bindgen
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) \
 	RUSTFMT=$(RUSTFMT) CLIPPY_DRIVER=$(CLIPPY_DRIVER) BINDGEN=$(BINDGEN)
 
-RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs) samples/rbfifo.rs
+RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs) samples/rbfifo.rs samples/pinned.rs
 
 .PHONY: all module prepare deps kernel run check stress bench test-host fmt lint clean
 

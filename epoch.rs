@@ -296,8 +296,8 @@ pub enum Path {
     Own,
     /// Its own enqueue, and a dequeue that releases nothing.
     Hold,
-    /// A byte FIFO of [`PlugState::limit`] bytes.
-    Fifo,
+    /// A byte FIFO of this many bytes, the plug's limit.
+    Fifo(u32),
 }
 
 /// The state of one plug.
@@ -496,7 +496,7 @@ impl PlugState {
     pub fn path(&self) -> Path {
         match self.rules {
             Rules::C => Path::Own,
-            Rules::Commit if self.pass_through => Path::Fifo,
+            Rules::Commit if self.pass_through => Path::Fifo(self.limit),
             Rules::Commit if self.release_credits == 0 => Path::Hold,
             Rules::Commit => Path::Own,
         }

@@ -10,14 +10,12 @@
 //!
 //! - `TCQ_PLUG_BUFFER` closes the current epoch; what follows is buffered;
 //! - `TCQ_PLUG_RELEASE_ONE` releases the packets of the last closed epoch;
-//! - `TCQ_PLUG_RELEASE_INDEFINITE` releases everything and passes packets
-//!   through until the next `TCQ_PLUG_BUFFER`;
+//! - `TCQ_PLUG_RELEASE_INDEFINITE` releases all, and passes packets until a buffer;
 //! - `TCQ_PLUG_LIMIT` sets the queue's byte limit.
 //!
-//! A Rust port of `net/sched/sch_plug.c`. The epoch rules are in
-//! `epoch.rs`; this file connects them to the qdisc's queue. Unlike the C
-//! module, output commit holds in every case; the module parameter
-//! `c_quirks` restores the 6.12 behaviour for new plugs.
+//! A Rust port of `net/sched/sch_plug.c`; the epoch rules are in `epoch.rs`.
+//! Unlike the C module, output commit holds in every case; the module
+//! parameter `c_quirks` restores the 6.12 behaviour for new plugs.
 
 #![deny(unsafe_code)]
 
@@ -42,17 +40,13 @@ fn reject(extack: &mut ExtAck<'_>, err: OptError) -> Error {
     EINVAL
 }
 
-/// What the layer runs for a plug's packets in its present state: a
-/// plug in pass-through is the layer's byte FIFO, and a buffering plug with
-/// no credit left a queue that releases nothing, with no test of the
-/// plug's state per packet.
+/// The layer's data path for the plug's state: a byte FIFO in pass-through,
+/// a dequeue that says no while buffering with no credit left.
 fn data_path(plug: &PlugState) -> DataPath {
     match plug.path() {
         Path::Own => DataPath::Own,
         Path::Hold => DataPath::Hold,
-        Path::Fifo => DataPath::ByteFifo {
-            limit: plug.limit(),
-        },
+        Path::Fifo(limit) => DataPath::ByteFifo { limit },
     }
 }
 
@@ -73,8 +67,7 @@ impl Discipline for Plug {
                 .and_then(|opt| PlugState::with_options(rules, opt, default_limit))
                 .map_err(|e| reject(extack, e))?,
         };
-        // In pass-through a packet that finds the queue empty leaves at
-        // once: the core may as well send it without queueing it.
+        // In pass-through an empty queue lets a packet go at once (bypass).
         sch.set_bypass(state.may_bypass(sch.max_packet_len()));
         sch.set_data_path(data_path(&state));
         Ok(Plug(state))
@@ -90,15 +83,9 @@ impl Discipline for Plug {
         if !self.0.admit(sch.backlog(), skb.len()) {
             return sch.drop_packet(skb, to_free);
         }
-        // A held packet lets go of its socket, which would hold the
-        // sender's namespace, and so the device and this plug: a namespace
-        // deleted while its packets wait would never be freed. netem, whose
-        // delays end by themselves, keeps a socket reference
-        // (`skb_orphan_partial`); a plug's hold ends only when userspace
-        // says so, so it lets go entirely (`skb_orphan`). The sender loses
-        // the send-buffer accounting of what the plug holds (at most
-        // `limit` bytes); in pass-through, where backpressure paces a flow,
-        // packets keep their socket until the device is done.
+        // A held packet lets go of its socket (`skb_orphan`), which would keep
+        // its namespace, device and plug alive while userspace holds it (netem,
+        // whose delays end by themselves, keeps one); pass-through keeps it.
         if skb.has_destructor() && self.0.holds() {
             return sch.enqueue_tail_orphan(skb);
         }
@@ -107,7 +94,6 @@ impl Discipline for Plug {
 
     #[inline]
     fn dequeue(mut self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
-        // After the last credit the layer's `Hold` answers for the plug.
         self.0.release(|plug| {
             sch.dequeue_head_if(|| plug.take_credit(|plug| sch.set_data_path(data_path(plug))))
         })
@@ -122,12 +108,9 @@ impl Discipline for Plug {
         let held = plug.0.holds();
         let wake = plug.0.apply(command, sch.queued());
         if plug.0.holds() && !held {
-            // Packets queued in pass-through may now wait (the C rules
-            // strand them, D4): none may keep a socket (see `enqueue`).
+            // What pass-through queued may now wait: no socket (`enqueue`).
             sch.orphan_queued();
         }
-        // Off before a buffering plug sees its next packet: the core tests
-        // the flag under the lock held here.
         sch.set_bypass(plug.0.may_bypass(sch.max_packet_len()));
         sch.set_data_path(data_path(&plug.0));
         if wake == Wake::Queue {
@@ -137,9 +120,7 @@ impl Discipline for Plug {
     }
 
     fn mtu_change(sch: &mut Control<'_, Self>, change: MtuChange) {
-        // Bypass is on only while the limit fits the longest packet the
-        // device can get, which grows with the MTU: off before a packet of
-        // the new size can come, then decided again for the new MTU.
+        // The longest packet grows with the MTU: bypass off, then decided.
         let mut locked = sch.lock();
         let (plug, sch) = locked.parts();
         sch.set_bypass(change == MtuChange::Done && plug.0.may_bypass(sch.max_packet_len()));

@@ -269,13 +269,13 @@ fn data_path_follows_the_credits_and_the_mode() {
     assert!(!p.take_credit(|_| panic!("no credit, no last")));
     // Pass-through: a FIFO of the plug's limit, whose credits never run out.
     q.cmd(&mut p, Command::ReleaseIndefinite);
-    assert_eq!(p.path(), Path::Fifo);
+    assert_eq!(p.path(), Path::Fifo(10_000));
     assert!(!p.holds());
     for _ in 0..1000 {
         assert!(p.take_credit(|_| panic!("pass-through has no last credit")));
     }
     q.cmd(&mut p, Command::Limit(500));
-    assert_eq!((p.path(), p.limit()), (Path::Fifo, 500));
+    assert_eq!(p.path(), Path::Fifo(500));
     // BUFFER from pass-through with packets queued: they were committed.
     assert_eq!(p.apply(Command::Buffer, 2), Wake::Queue);
     assert_eq!(p.path(), Path::Own);

@@ -103,7 +103,7 @@ impl Sim {
         let follow = self.follow_path;
         let taken = match *path {
             Path::Hold => None,
-            Path::Fifo => queue.pop_front(),
+            Path::Fifo(_) => queue.pop_front(),
             Path::Own => self.plug.release(|p| {
                 if !queue.is_empty() && p.take_credit(|p| if follow { *path = p.path() }) {
                     queue.pop_front()
@@ -130,7 +130,7 @@ impl Sim {
                 let fits = u64::from(self.backlog) + u64::from(len) <= u64::from(self.limit);
                 let admitted = match self.path {
                     // The layer's FIFO: the byte limit, nothing counted.
-                    Path::Fifo => fits,
+                    Path::Fifo(limit) => u64::from(self.backlog) + u64::from(len) <= u64::from(limit),
                     Path::Own | Path::Hold => self.plug.admit(self.backlog, len),
                 };
                 prop_assert_eq!(admitted, fits, "limit not respected");
@@ -182,8 +182,8 @@ impl Sim {
         if !self.follow_path {
             self.path = Path::Own;
         }
-        if self.path == Path::Fifo {
-            prop_assert_eq!(self.limit, self.plug.limit());
+        if let Path::Fifo(limit) = self.path {
+            prop_assert_eq!(limit, self.limit);
         }
         // Conservation: every accepted packet left, is queued, or was purged.
         prop_assert_eq!(self.accepted, self.dequeued + self.queue.len() as u64 + self.purged);
