@@ -75,30 +75,36 @@ open(f"{out}/table.md", "w").write("\n".join(lines) + "\n")
 # panel's own scale (the rows range from ~100 ns per packet to ~100,000 ns per
 # control operation, which one scale would flatten), with the ratio; then the
 # reference rows (no plug involved) on a common scale of their own.
-pairs = []  # (label, C, ours, unit, ratio)
+# Pass-through panels draw the part above noqueue (what the qdisc itself
+# costs, where the two differ), with the totals in the text.
+pairs = []  # (label, C, ours, unit, ratio, C total, ours total)
 refs = []
-for label, v, unit, _, ratio in rows:
+for label, v, unit, over, ratio in rows:
+    shown = v if over is None else over
     if label.endswith(", C"):
-        pairs.append([label[:-3], v, None, unit, None])
+        pairs.append([label[:-3], shown, None, unit, None, v, None])
     elif label.endswith(", ours"):
-        pairs[-1][2], pairs[-1][4] = v, ratio
+        pairs[-1][2], pairs[-1][4], pairs[-1][6] = shown, ratio, v
     else:
         refs.append((label, v, unit))
-w, left, bar, barw = 960, 430, 16, 360
+w, left, bar, barw = 960, 300, 16, 300
 svg_rows = []
 y = 50
-for label, c, r, unit, ratio in pairs:
+for label, c, r, unit, ratio, ct, rt in pairs:
     top = max(c, r)
     svg_rows.append(f'<text x="10" y="{y + 14}" font-weight="bold">{label}</text>')
     good = ratio <= 1.0
     svg_rows.append(f'<text x="{w - 10}" y="{y + 14}" text-anchor="end" font-weight="bold" '
                     f'fill="{"#1e8449" if good else "#c0392b"}">ours/C {ratio:.3f}</text>')
-    for j, (who, v, colour) in enumerate((("C", c, "#7f8c8d"), ("ours", r, "#2e86c1"))):
+    for j, (who, v, total, colour) in enumerate((("C", c, ct, "#7f8c8d"),
+                                                  ("ours", r, rt, "#2e86c1"))):
         yy = y + 22 + j * (bar + 4)
         length = barw * v / top
+        text = (f"{v:,.0f} {unit}" if v == total
+                else f"{v:,.0f} {unit} over noqueue ({total:,.0f} in all)")
         svg_rows.append(f'<text x="{left - 8}" y="{yy + 12}" text-anchor="end">{who}</text>')
         svg_rows.append(f'<rect x="{left}" y="{yy}" width="{length:.1f}" height="{bar}" fill="{colour}"/>')
-        svg_rows.append(f'<text x="{left + length + 6:.1f}" y="{yy + 12}">{v:,.0f} {unit}</text>')
+        svg_rows.append(f'<text x="{left + length + 6:.1f}" y="{yy + 12}">{text}</text>')
     y += 22 + 2 * (bar + 4) + 14
 if refs:
     svg_rows.append(f'<text x="10" y="{y + 14}" font-weight="bold">references (no plug, '
@@ -118,5 +124,6 @@ svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
        f'<text x="10" y="24" font-size="15">sch_plug: C vs ours, guest ns per packet / operation '
        f'(QEMU -icount, one boot; lower is better)</text>',
        '<text x="10" y="40" font-size="11" fill="#555">Each panel has its own scale; '
-       'the ratio is ours / C.</text>'] + svg_rows + ["</svg>"]
+       'pass-through bars are the cost above noqueue (no qdisc); the ratio is ours / C '
+       'of the whole.</text>'] + svg_rows + ["</svg>"]
 open(f"{out}/chart.svg", "w").write("\n".join(svg) + "\n")
