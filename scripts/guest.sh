@@ -9,7 +9,8 @@
 # KVM hangs on these machines.
 #
 # Exit status: the script's, unless the guest kernel log shows a report
-# (BUG, WARNING, Oops, KASAN, kmemleak, lockdep), then 1; or the guest did not
+# (BUG, WARNING, Oops, KASAN, kmemleak, lockdep, RCU stall, hung task), then
+# 1; or the guest did not
 # finish within the timeout, then 124.
 . "$(dirname "$0")/lib.sh"
 
@@ -56,13 +57,18 @@ trap keep EXIT
 inner="$out/inner.sh"
 cat >"$inner" <<EOS
 #!/bin/bash
-$(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE|TEST|DEMO)_[A-Z_]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
+$(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE|TEST|DEMO|KMEMLEAK)_[A-Z_]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
 export TOP='$TOP' SCH_PLUG_KO='$ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
 export KDIR='$kdir' GUEST_OUT='$out' PLUG_TOOLS='$(tools_dir)' PLUG_TC='${PLUG_TC:-}'
 export KSFT_DIR='$(readlink -f "$kdir/source")/tools/testing/selftests'
 # kmemleak scans once at the end (below): its periodic scan would compete
 # with the tests for the vCPUs every 10 minutes.
 [ -w /sys/kernel/debug/kmemleak ] && echo scan=off >/sys/kernel/debug/kmemleak
+# The boot's log apart: each test scans and clears the log at its exit
+# (tests/lib.sh at_exit, appending it to dmesg-tests.txt), so that a report
+# is tied to the test that caused it.
+dmesg >'$out/dmesg-boot.txt'
+dmesg -C
 cd '$TOP'
 $(printf '%q ' "$script" "$@")
 rc=\$?
@@ -106,14 +112,17 @@ if ! [ -f "$out/rc" ]; then
 fi
 rc=$(cat "$out/rc")
 
-# Real reports only: not the boot lines "kasan: KernelAddressSanitizer
-# initialized" or ACPI's "Warning: Processor Platform Limit event".
-pattern='BUG:|WARNING: CPU:|WARNING: .* at |Oops|KASAN:|unreferenced object|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|Kernel panic|general protection fault|rcu_sched self-detected stall|INFO: task .* blocked'
-reports=$(cat "$out/dmesg.txt" "$out/kmemleak.txt" 2>/dev/null | grep -E "$pattern" || true)
+# Real reports only, with the pattern of the tests' own scan at exit
+# (KERNEL_REPORTS in tests/lib.sh): the whole guest's log, boot, each test's
+# part and what came after the last, and the final kmemleak scan.
+pattern=$(sed -n "s/^KERNEL_REPORTS='\(.*\)'\$/\1/p" "$TOP/tests/lib.sh")
+[ -n "$pattern" ] || die "no KERNEL_REPORTS in tests/lib.sh"
+cat "$out/dmesg-boot.txt" "$out/dmesg-tests.txt" "$out/dmesg.txt" 2>/dev/null >"$out/dmesg-all.txt"
+reports=$(cat "$out/dmesg-all.txt" "$out/kmemleak.txt" 2>/dev/null | grep -E "$pattern" || true)
 if [ -n "$reports" ]; then
 	echo "guest.sh: the guest kernel log has reports:" >&2
 	printf '%s\n' "$reports" | head -n 20 >&2
-	cp "$out/dmesg.txt" "$CACHE/guest/last-dmesg.txt"
+	cp "$out/dmesg-all.txt" "$CACHE/guest/last-dmesg.txt"
 	echo "guest.sh: full log saved in $CACHE/guest/last-dmesg.txt" >&2
 	exit 1
 fi

@@ -69,16 +69,28 @@ ksft_install() {
 	echo "$inst"
 }
 
-# ksft_count <log>: "passed failed" of a run_kselftest.sh log: each test's
-# own results (nested under "# "); a test that failed, timed out or was
-# skipped without reporting a failed result of its own counts one failure
-# (in our guest every prerequisite is there, so a skip is a failure).
+# ksft_count <log> [expected tests]: "passed failed" of a run_kselftest.sh
+# log: each test's own results (nested under "# "). Counted as failures
+# besides its "not ok" results: a skipped result ("ok ... # SKIP": the check
+# did not run; in our guest every prerequisite is there); a test that
+# failed, timed out or was skipped without reporting a failed result of its
+# own (one failure); a test that passed with fewer results than its plan
+# (one failure); and, with [expected tests], each test that never reported
+# a top-level result (a guest killed by its timeout loses the rest).
 ksft_count() {
-	awk '
-		/^# +ok [0-9]+ / { p++ }
-		/^# +not ok [0-9]+ / { f++; nf++ }
-		/^# selftests: / { nf = 0 }
-		/^not ok [0-9]+ selftests: / { if (nf == 0) f++ }
-		/^ok [0-9]+ selftests: .*# SKIP/ { f++ }
-		END { print p + 0, f + 0 }' "$1"
+	awk -v want="${2:-0}" '
+		/^# selftests: / { nf = 0; got = 0; plan = 0 }
+		/^# +1\.\.[0-9]+/ { sub(/^# +1\.\./, ""); plan += $1 + 0 }
+		/^# +ok [0-9]+ .*# *SKIP/ { f++; nf++; got++; next }
+		/^# +ok [0-9]+ / { p++; got++ }
+		/^# +not ok [0-9]+ / { f++; nf++; got++ }
+		/^not ok [0-9]+ selftests: / { tests++; if (nf == 0) f++ }
+		/^ok [0-9]+ selftests: .*# *SKIP/ { tests++; f++; next }
+		/^ok [0-9]+ selftests: / { tests++; if (got < plan) f++ }
+		END {
+			if (want > tests) f += want - tests
+			print p + 0, f + 0
+		}' "$1"
 }
+# ksft_reported <log>: how many tests reported a top-level result.
+ksft_reported() { grep -cE '^(not )?ok [0-9]+ selftests: ' "$1" || true; }

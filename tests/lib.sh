@@ -60,8 +60,58 @@ need_tools() {
 # plug as for ours), which the functional tests' order assertions do not
 # expect. t-smp and t-multiqueue use every CPU and pin their threads.
 grep -q '^# cpus: all' "$0" || taskset -pc 0 $$ >/dev/null
-# At exit: the time taken, and our module unloaded for the next test.
-trap 'rc=$?; echo "# $TEST_NAME: $SECONDS s"; rmmod sch_plug 2>/dev/null; exit $rc' EXIT
+# At exit (at_exit, below): the time taken, the plug unloaded for the next
+# test, and the kernel log of this test scanned for reports.
+trap at_exit EXIT
+
+# --- at exit ---------------------------------------------------------------
+# Kernel reports (scripts/guest.sh scans the whole guest's log with the same
+# pattern): not the boot lines "kasan: KernelAddressSanitizer initialized"
+# or ACPI's "Warning: Processor Platform Limit event".
+KERNEL_REPORTS='BUG:|WARNING: CPU:|WARNING: .* at |Oops|KASAN:|unreferenced object|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|Kernel panic|general protection fault|rcu_sched self-detected stall|detected stalls on CPUs|rcu: INFO: rcu_[a-z]* detected stall|blocked for more than|INFO: task .* blocked'
+# at_exit: the time taken; our plug unloaded for the next test (a plug left
+# behind fails this test, not the next one's load); then this test's kernel
+# log: what the kernel logged since the previous test cleared it (dmesg,
+# then dmesg -C), and with KMEMLEAK_PER_TEST=1 a kmemleak scan (off by
+# default: 13 to 18 s per test in the debug guest, 2026-12-03, where the
+# dmesg scan costs well under a second; the guest's final scan stays). A report
+# fails the test: an extra "not ok" after the planned results, the report
+# in diagnostics, exit 1. The log is appended to $GUEST_OUT/dmesg-tests.txt
+# when the runner gives one (scripts/guest.sh scans it with the rest).
+at_exit() {
+	local rc=$? out log leaks= reports n
+	trap - EXIT
+	if [ "$(loaded_plug)" != none ]; then
+		wait_plug_unused
+		if ! out=$(rmmod sch_plug 2>&1); then
+			echo "# at exit: rmmod sch_plug failed: $out"
+			rc=1
+		fi
+	fi
+	if [ "$(id -u)" = 0 ] && log=$(dmesg 2>/dev/null); then
+		dmesg -C
+		if [ "${KMEMLEAK_PER_TEST:-0}" = 1 ] && [ -w /sys/kernel/debug/kmemleak ]; then
+			local t0=$EPOCHREALTIME
+			echo scan >/sys/kernel/debug/kmemleak
+			leaks=$(cat /sys/kernel/debug/kmemleak)
+			# Reported once: the next test starts from a clean list.
+			[ -n "$leaks" ] && echo clear >/sys/kernel/debug/kmemleak
+			echo "# kmemleak scan at exit: $(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 )) ms"
+		fi
+		if [ -n "${GUEST_OUT:-}" ] && [ -d "$GUEST_OUT" ]; then
+			printf '=== %s (exit %s)\n%s\n%s\n' "$TEST_NAME" "$rc" "$log" "$leaks" >>"$GUEST_OUT/dmesg-tests.txt"
+		fi
+		reports=$(printf '%s\n%s\n' "$log" "$leaks" | grep -E "$KERNEL_REPORTS")
+		if [ -n "$reports" ]; then
+			n=$(grep -c . <<<"$reports")
+			echo "not ok ${KTAP_TESTNO:-1} kernel log of $TEST_NAME clean ($n report lines)"
+			printf '%s\n' "$reports" | head -n 20 | sed 's/^/# kernel: /'
+			rc=1
+		fi
+	fi
+	echo "# $TEST_NAME: $SECONDS s"
+	exit $rc
+}
 
 # --- KTAP ------------------------------------------------------------------
 ktap_plan() { ktap_print_header; ktap_set_plan "$1"; }
@@ -77,14 +127,113 @@ check() {
 	local d=$1; shift
 	if out=$("$@" 2>&1); then ok "$d"; else not_ok "$d"; diag "command failed: $*"; diag "$out"; fi
 }
-# ktap_done: the totals; exit 0 only if every planned result passed.
-ktap_done() { ktap_finished; }
+# ktap_done: the totals; exit 0 only if every planned result was reported
+# and passed. Unlike ktap_finished, a skipped result is not a pass: the
+# check it stands for did not run.
+ktap_done() {
+	ktap_print_totals
+	if [ "$KTAP_CNT_SKIP" != 0 ]; then diag "$KTAP_CNT_SKIP result(s) skipped: failure"; exit "$KSFT_FAIL"; fi
+	[ "$KTAP_CNT_PASS" -eq "$KSFT_NUM_TESTS" ] && exit "$KSFT_PASS"
+	exit "$KSFT_FAIL"
+}
+# bail <reason>: the test cannot go on (the kselftest "Bail out!"): exit 1.
+bail() {
+	echo "Bail out! $TEST_NAME: $*"
+	ktap_print_totals
+	exit "$KSFT_FAIL"
+}
 
 # --- modules ---------------------------------------------------------------
-# Exactly one `plug` can be registered: unload whichever is loaded.
-unload_plug() { rmmod sch_plug 2>/dev/null || true; }
-load_ours() { unload_plug; insmod "$SCH_PLUG_KO"; }
-load_c() { unload_plug; insmod "$C_PLUG_KO"; }
+# Exactly one `plug` can be registered. The helpers below fail the test
+# (bail) when the module system did not do what they asked: an rmmod that
+# left the old module in, an insmod that failed, or a module loaded that is
+# not the file meant (a leftover C module under a test of ours, say). A
+# test that loads the plug does it through them.
+#
+# wait_plug_unused: a namespace deleted a moment ago is torn down by a
+# workqueue, its plugs with it; wait (bounded) for their module references.
+wait_plug_unused() {
+	local _ r
+	for _ in $(seq 100); do
+		r=$(cat /sys/module/sch_plug/refcnt 2>/dev/null) || return 0
+		[ "$r" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# unload_plug: unload whichever plug is loaded, or bail.
+unload_plug() {
+	local out
+	[ "$(loaded_plug)" = none ] && return 0
+	wait_plug_unused
+	out=$(rmmod sch_plug 2>&1) || bail "rmmod sch_plug failed: $out (refcnt $(cat /sys/module/sch_plug/refcnt 2>/dev/null))"
+	[ "$(loaded_plug)" = none ] || bail "sch_plug still loaded after rmmod"
+}
+# load_ours [param=value...]: our module, with those parameters, or bail.
+load_ours() {
+	local out
+	unload_plug
+	out=$(insmod "$SCH_PLUG_KO" "$@" 2>&1) || bail "insmod $SCH_PLUG_KO $*: $out"
+	plug_is ours "$@" || bail "after insmod of ours: $PLUG_IS_WHY"
+}
+# load_c: the kernel's C module, or bail.
+load_c() {
+	local out
+	unload_plug
+	out=$(insmod "$C_PLUG_KO" 2>&1) || bail "insmod $C_PLUG_KO: $out"
+	plug_is c || bail "after insmod of the C module: $PLUG_IS_WHY"
+}
+# build_id <file>: BUILD_ID[<file>] is the GNU build ID of a module file,
+# in hex (read once per test).
+declare -A BUILD_ID=()
+build_id() {
+	[ -n "${BUILD_ID[$1]+x}" ] && return
+	[[ $(readelf -n "$1" 2>/dev/null) =~ Build\ ID:\ *([0-9a-f]+) ]]
+	BUILD_ID[$1]=${BASH_REMATCH[1]:-}
+}
+# loaded_build_id: the GNU build ID of the loaded sch_plug, in hex: its
+# note in sysfs, past the 16-byte header (sizes, type, "GNU").
+loaded_build_id() {
+	local h
+	h=$(od -An -tx1 -v -j 16 /sys/module/sch_plug/notes/.note.gnu.build-id 2>/dev/null)
+	h=${h//[$' \n']/}
+	echo "$h"
+}
+# plug_is <ours|c> [param=value...]: the loaded sch_plug is that one: ours
+# is out of tree (taint O in /proc/modules), C is not; its build ID
+# (/sys/module/sch_plug/notes) is that of SCH_PLUG_KO or C_PLUG_KO; and for
+# ours, c_quirks is what was asked (default N). Else false, with the reason
+# in PLUG_IS_WHY.
+plug_is() {
+	local want=$1 file loaded id quirks=N p
+	shift
+	PLUG_IS_WHY=
+	loaded=$(loaded_plug)
+	if [ "$loaded" != "$want" ]; then
+		PLUG_IS_WHY="the loaded sch_plug is '$loaded', not '$want'"
+		return 1
+	fi
+	file=$SCH_PLUG_KO
+	[ "$want" = c ] && file=$C_PLUG_KO
+	id=$(loaded_build_id)
+	build_id "$file"
+	if [ -z "$id" ] || [ "$id" != "${BUILD_ID[$file]}" ]; then
+		PLUG_IS_WHY="build ID of the loaded sch_plug '$id' is not that of $file '${BUILD_ID[$file]}'"
+		return 1
+	fi
+	if [ "$want" = ours ]; then
+		for p in "$@"; do
+			case $p in c_quirks=1 | c_quirks=Y | c_quirks=y) quirks=Y ;; c_quirks=*) quirks=N ;; esac
+		done
+		p=
+		read -r p </sys/module/sch_plug/parameters/c_quirks
+		if [ "$p" != "$quirks" ]; then
+			PLUG_IS_WHY="c_quirks is '$p', not '$quirks'"
+			return 1
+		fi
+	fi
+	return 0
+}
 # loaded_plug: "ours", "c" or "none". Ours is the out-of-tree one (taint O).
 loaded_plug() {
 	local line
@@ -195,9 +344,11 @@ STRESS=$PLUG_TOOLS/plugstress
 online_cpus() { local c; c=$(cat /sys/devices/system/cpu/online); [ "$c" = 0 ] && echo 0 || seq -s, 0 "${c#*-}"; }
 # stress <name> <plugstress run options...>: a receiver in rcv, plugstress in
 # snd against our plug on v0 (set up by the caller), then the verdict with
-# the packets the kernel dropped outside the plug (veth backlog, the
-# receiver's socket). Prints the figures as diagnostics; the verdict's
-# status is the result. Extra verdict options go in STRESS_VERDICT.
+# the packets the kernel dropped after the plug (veth backlog, the
+# receiver's socket); the plug's own drops are counted by the senders
+# (ENOBUFS) and SndbufErrors, and compared with its counter. Prints the
+# figures as diagnostics; the verdict's status is the result. Extra verdict
+# options go in STRESS_VERDICT.
 stress() {
 	local name=$1; shift
 	local r=$WORK/$name.recv s=$WORK/$name.sent

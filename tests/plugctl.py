@@ -10,6 +10,7 @@ Topology (made by tests/lib.sh setup_pair): netns snd with v0 10.0.0.1,
 netns rcv with v1 10.0.0.2, static neighbours, no IPv6.
 """
 import ctypes
+import errno
 import os
 import select
 import socket
@@ -22,6 +23,7 @@ NETLINK_ROUTE = 0
 NETLINK_EXT_ACK = 11
 SOL_NETLINK = 270
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
+IP_RECVERR = 11
 RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWQDISC, RTM_DELQDISC, RTM_GETQDISC = 16, 28, 36, 37, 38
 NUD_PERMANENT = 0x80
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
@@ -51,6 +53,32 @@ def in_netns(name, fn):
         _libc.setns(home, CLONE_NEWNET)
         os.close(home)
         os.close(target)
+
+
+def snmp(netns, proto, field):
+    """A counter of /proc/net/snmp in namespace `netns` (e.g. "Udp",
+    "SndbufErrors": the datagrams the qdisc refused)."""
+    def read():
+        with open("/proc/self/net/snmp") as f:
+            rows = [l.split() for l in f if l.startswith(proto + ":")]
+        return int(rows[1][rows[0].index(field)])
+    return in_netns(netns, read)
+
+
+def netdev(netns, ifname, field):
+    """A device counter of /proc/net/dev in namespace `netns`: rx_bytes,
+    rx_packets, rx_errs, rx_drop, ..., tx_bytes, tx_packets, tx_errs,
+    tx_drop, ..."""
+    names = ["rx_bytes", "rx_packets", "rx_errs", "rx_drop", "rx_fifo", "rx_frame",
+             "rx_compressed", "rx_multicast", "tx_bytes", "tx_packets", "tx_errs", "tx_drop"]
+    def read():
+        with open("/proc/self/net/dev") as f:
+            for line in f:
+                name, _, rest = line.partition(":")
+                if name.strip() == ifname:
+                    return int(rest.split()[names.index(field)])
+        raise KeyError(ifname)
+    return in_netns(netns, read)
 
 
 def qopt(action, limit=0):
@@ -177,10 +205,13 @@ class Traffic:
     packets cross v1 before the plug (ingress redirection to an ifb).
     """
 
-    def __init__(self, port=5000, ifname="v1", capture="packet"):
+    def __init__(self, port=5000, ifname="v1", capture="packet", recverr=False):
         def tx():
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 1 << 26)
+            if recverr:
+                # A datagram the qdisc drops fails its send (ENOBUFS).
+                s.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
             return s
 
         def sink():
@@ -206,10 +237,18 @@ class Traffic:
         self.port = port
         self.capture = capture
         self.received = []
+        # With recverr: the payloads whose send failed with ENOBUFS.
+        self.refused = []
 
     def send(self, tag, count, first=0):
         for seq in range(first, first + count):
-            self.tx.sendto(f"{tag} {seq}".encode(), ("10.0.0.2", self.port))
+            payload = f"{tag} {seq}"
+            try:
+                self.tx.sendto(payload.encode(), ("10.0.0.2", self.port))
+            except OSError as e:
+                if e.errno != errno.ENOBUFS:
+                    raise
+                self.refused.append(payload)
 
     def drain(self):
         if self.capture == "udp":
@@ -265,12 +304,59 @@ def settle(rtnl, ifindex, traffic, polls=4, interval=0.05, limit=400, parent=TC_
     return rtnl.stats(ifindex, parent)
 
 
+def _build_id(data):
+    """The GNU build ID in a module file's or sysfs note's bytes, or None."""
+    note = struct.pack("=III", 4, 20, 3) + b"GNU\0"
+    at = data.find(note)
+    return None if at < 0 else data[at + len(note) : at + len(note) + 20].hex()
+
+
+def loaded_plug():
+    """("ours" | "c" | "none", build ID, c_quirks) of the loaded sch_plug.
+    Ours is the out-of-tree one (taint O in /proc/modules)."""
+    with open("/proc/modules") as f:
+        line = next((l for l in f if l.startswith("sch_plug ")), None)
+    if line is None:
+        return "none", None, None
+    try:
+        with open("/sys/module/sch_plug/notes/.note.gnu.build-id", "rb") as f:
+            bid = _build_id(f.read())
+    except OSError:
+        bid = None
+    try:
+        with open("/sys/module/sch_plug/parameters/c_quirks") as f:
+            quirks = f.read().strip()
+    except OSError:
+        quirks = None
+    return ("ours" if "(O)" in line else "c"), bid, quirks
+
+
+_FILE_IDS = {}
+
+
 def load(which, ours_ko, c_ko):
     """Make `which` the registered plug: "c" (the kernel's C module), "rust"
-    (ours) or "rust-quirks" (ours with c_quirks=1, the 6.12 rules)."""
-    subprocess.run(["rmmod", "sch_plug"], stderr=subprocess.DEVNULL)
+    (ours) or "rust-quirks" (ours with c_quirks=1, the 6.12 rules). Raises
+    if the old one does not unload or the one loaded is not the file meant
+    (its taint, its build ID, c_quirks)."""
+    if loaded_plug()[0] != "none":
+        for _ in range(100):  # a deleted namespace's plugs go in a workqueue
+            with open("/sys/module/sch_plug/refcnt") as f:
+                if f.read().strip() == "0":
+                    break
+            time.sleep(0.1)
+        subprocess.run(["rmmod", "sch_plug"], check=True)
     argv = {"c": [c_ko], "rust": [ours_ko], "rust-quirks": [ours_ko, "c_quirks=1"]}[which]
     subprocess.run(["insmod", *argv], check=True)
+    if argv[0] not in _FILE_IDS:
+        with open(argv[0], "rb") as f:
+            _FILE_IDS[argv[0]] = _build_id(f.read())
+    want_id = _FILE_IDS[argv[0]]
+    want = ("c", want_id, None) if which == "c" else (
+        "ours", want_id, "Y" if which == "rust-quirks" else "N")
+    got = loaded_plug()
+    if got != want or want_id is None:
+        raise RuntimeError(f"loaded sch_plug is {got}, not {want} (from {argv})")
 
 
 class Ktap:

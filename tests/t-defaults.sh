@@ -41,8 +41,7 @@ check_eq "ifb with txqueuelen 0: default limit 1000 x (1500 + 14)" 1514000 "$("$
 for i in 1 2 3; do frame d0 100 >/dev/null; done
 check_eq "ifb with txqueuelen 0: packets held, not dropped" "3 0" "$("$SHOW" d0 qlen) $("$SHOW" d0 drops)"
 $TC qdisc del dev d0 root
-rmmod sch_plug
-insmod "$SCH_PLUG_KO" c_quirks=1
+load_ours c_quirks=1
 $TC qdisc add dev d0 root plug
 check_eq "txqueuelen 0, c_quirks=1: limit 0 as in C" 0 "$("$SHOW" d0 limit)"
 $TC qdisc del dev d0 root
