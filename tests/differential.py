@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Differential test: the same scenarios against the C sch_plug.ko and ours
 with c_quirks=1 (the 6.12 rules), in the same boot; the observed counters
-and received packet sequences must be identical after every step. Prints KTAP. Runs inside the guest, after
-tests/lib.sh setup_pair made the namespaces.
+(with the qdisc's kind and bytes) and received packet sequences must be
+identical after every step, and both equal to each scenario's known
+outcome (EXPECT). Prints KTAP; exits 1 if any result failed. Runs inside
+the guest, after tests/lib.sh setup_pair made the namespaces.
 
   differential.py <our ko> <C ko> [scenario ...]
 """
@@ -70,6 +72,76 @@ SCENARIOS = {
 }
 
 
+def seqs(*bursts):
+    """The payloads of bursts ("s<step>", n): what a run must have received."""
+    return [f"{tag} {i}" for tag, n in bursts for i in range(n)]
+
+
+# The known outcome of each scenario under the 6.12 rules (sch_plug.c),
+# worked out by hand: every payload received, in order, and the plug's
+# final (sent, drops, qlen); with the errnos of the requests that must fail.
+# Two modules that agree on a wrong outcome (a harness fault hitting both:
+# an add that fails, traffic through the default qdisc) fail here.
+EXPECT = {
+    "epochs": (seqs(("s1", 3), ("s3", 2), ("s7", 1), ("s10", 2), ("s12", 2)), (10, 0, 0)),
+    # Bare create: limit txqueuelen x (MTU + 14) = 1,514,000.
+    "bare-create-default-limit": (seqs(("s1", 4), ("s4", 2)), (6, 0, 0)),
+    # D1: create with an action sets limit 0: the first 3 are dropped.
+    "create-with-action": (seqs(("s3", 2)), (2, 3, 0)),
+    # A create ignores its action: plugged until the change.
+    "create-release-indefinite": (seqs(("s1", 3), ("s3", 2)), (5, 0, 0)),
+    # D2: the purge keeps the counters: epoch 0's ack lets s6 out.
+    "reset-by-link-down": (seqs(("s6", 1)), (1, 0, 0)),
+    # D3: the ack of epoch 0 releases 10 packets, 7 of epoch 1; 3 stay.
+    "two-buffers": (seqs(("s1", 3), ("s3", 7)), (10, 0, 3)),
+    "pass-through-then-buffer": (seqs(("s2", 3), ("s4", 2)), (5, 0, 0)),
+    # 46-byte frames: 4 fit 200 bytes, 2 dropped; 1 dropped at limit 50.
+    "byte-limit": (seqs(("s1", 4), ("s8", 3)), (7, 3, 0)),
+    "replace-goes-through-change": (seqs(("s1", 2), ("s5", 1)), (3, 0, 0)),
+    "rejected-input": (seqs(("s1", 2)), (2, 0, 0)),
+    "short-create": (seqs(("s2", 1)), (1, 0, 0)),
+    "leaf-under-tbf": (seqs(("s3", 4), ("s5", 2), ("s10", 2)), (8, 0, 0)),
+    # The purge at link down takes s5; the later ack releases nothing.
+    "leaf-under-prio": (seqs(("s3", 3)), (3, 0, 0)),
+}
+# Errnos by step index where a request must fail (all others: 0).
+EXPECT_ERRNO = {
+    "rejected-input": {2: 22, 3: 22, 4: 22, 5: 17},
+    "short-create": {0: 22},
+}
+# Ethernet, IPv4 and UDP headers in front of each payload.
+HEADERS = 42
+
+
+def known(name, run_result):
+    """Problems of one run against the known values (empty: none)."""
+    transcript, received, records = run_result
+    want_rx, want_counters = EXPECT[name]
+    problems = []
+    if received != want_rx:
+        problems.append(f"received {received}, known {want_rx}")
+    last = records[-1]
+    got = (last["kind"], (last["sent"], last["drops"], last["qlen"]))
+    if got != ("plug", want_counters):
+        problems.append(f"final kind, (sent, drops, qlen) {got}, known {('plug', want_counters)}")
+    errs = {i: r["err"] for i, r in enumerate(records) if r["err"] not in ("", 0)}
+    if errs != EXPECT_ERRNO.get(name, {}):
+        problems.append(f"failed requests {errs}, known {EXPECT_ERRNO.get(name, {})}")
+    # Bytes: each step's growth of the plug's byte counter is the size of
+    # what the receiver got in that step.
+    sent_bytes = 0
+    for i, r in enumerate(records):
+        if r["kind"] != "plug":
+            continue
+        size = sum(HEADERS + len(p) for p in r["rx"])
+        if r["bytes"] - sent_bytes != size:
+            problems.append(f"step {i}: the plug's bytes grew by {r['bytes'] - sent_bytes}, "
+                            f"the receiver got {size}")
+            break
+        sent_bytes = r["bytes"]
+    return problems
+
+
 def run(name, steps):
     """Run one scenario on the loaded plug; return its transcript."""
     rtnl = Rtnl("snd")
@@ -77,7 +149,7 @@ def run(name, steps):
     rtnl.qdisc("del", v0)  # from an earlier scenario, if any
     rtnl.neigh(v0, "10.0.0.2", "02:00:00:00:00:02")
     traffic = Traffic()
-    transcript = []
+    transcript, records = [], []
     seen = 0
     parent = TC_H_ROOT
     for i, step in enumerate(steps):
@@ -103,11 +175,15 @@ def run(name, steps):
         st = settle(rtnl, v0, traffic, parent=parent) or {}
         rx = traffic.received[seen:]
         seen = len(traffic.received)
-        transcript.append(f"{step!r} err={err} sent={st.get('sent')} drops={st.get('drops')} "
+        transcript.append(f"{step!r} err={err} kind={st.get('kind')} sent={st.get('sent')} "
+                          f"bytes={st.get('bytes')} drops={st.get('drops')} "
                           f"qlen={st.get('qlen')} backlog={st.get('backlog')} rx={rx}")
+        records.append({"err": err, "kind": st.get("kind"), "sent": st.get("sent"),
+                        "bytes": st.get("bytes"), "drops": st.get("drops"),
+                        "qlen": st.get("qlen"), "rx": rx})
     rtnl.qdisc("del", v0)
     traffic.close()
-    return transcript, seen
+    return transcript, list(traffic.received), records
 
 
 def main():
@@ -120,24 +196,36 @@ def main():
             results[(impl, name)] = run(name, SCENARIOS[name])
     print("KTAP version 1")
     print(f"1..{2 * len(names)}")
-    n = 0
+    n = failed = 0
     for name in names:
-        (c, c_rx), (r, r_rx) = results[("c", name)], results[("rust-quirks", name)]
+        c, r = results[("c", name)][0], results[("rust-quirks", name)][0]
         n += 1
         if c == r:
             print(f"ok {n} {name}: c_quirks=1 identical to C ({len(c)} steps)")
         else:
+            failed += 1
             print(f"not ok {n} {name}: differs from C")
             for a, b in zip(c, r):
                 if a != b:
                     print(f"# C:    {a}\n# ours: {b}")
                     break
         n += 1
-        # The scenario must have moved packets, or it proves nothing.
-        print(f"{'ok' if r_rx > 0 else 'not ok'} {n} {name}: traffic flowed ({r_rx} received)")
+        # Both equal to the known outcome: else two equal wrong answers pass.
+        problems = [f"{impl}: {p}" for impl in ("c", "rust-quirks")
+                    for p in known(name, results[(impl, name)])]
+        want_rx, want_counters = EXPECT[name]
+        desc = (f"{name}: C and ours give the known outcome ({len(want_rx)} received, "
+                f"sent/drops/qlen {want_counters}, bytes as received)")
+        if problems:
+            failed += 1
+            print(f"not ok {n} {desc}")
+            for p in problems[:4]:
+                print(f"# {p}")
+        else:
+            print(f"ok {n} {desc}")
         for line in r:
             print(f"#   {line}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
