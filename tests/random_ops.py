@@ -10,7 +10,11 @@ RELEASE_INDEFINITE / LIMIT changes, rejected requests and link down/up:
   received packets must be identical after every step;
 - runs it on ours with default settings beside a reference model where every
   packet carries its epoch: the receiver must never see a packet of an epoch
-  that was not released, and packets must arrive in the order sent.
+  that was not released, and packets must arrive in the order sent; and
+  every packet of a released epoch (or sent in pass-through) must have
+  arrived by the end of the step, unless the qdisc refused it (its send
+  failed with ENOBUFS: the sender has IP_RECVERR) or a link flap purged it
+  while it was held. A plug that ignores RELEASE_ONE fails here.
 
 Prints KTAP.
 """
@@ -46,12 +50,21 @@ def sequence(seed, n):
     return ops
 
 
+# Closed epochs the plug tracks one by one (epoch.rs MAX_CLOSED_EPOCHS):
+# past it, a new epoch merges into the newest, which then needs one more ack.
+MAX_CLOSED_EPOCHS = 64
+
+
 class Model:
-    """Epoch ids for the payloads, and what output commit allows."""
+    """Epoch ids for the payloads, what output commit allows (`released`:
+    each epoch on its own ack), and what the plug must have let go (`due`:
+    the same, with the plug's bound on tracked epochs, which can only make
+    a release later)."""
 
     def __init__(self):
         self.epoch, self.closed, self.released, self.pass_through = 0, [], set(), False
         self.seq = 0
+        self.tracked, self.due = [], set()  # tracked: [epochs, acks still needed]
 
     def tag(self):
         return "p" if self.pass_through else f"e{self.epoch}"
@@ -60,18 +73,31 @@ class Model:
         if action == BUFFER:
             self.pass_through = False
             self.closed.append(self.epoch)
+            if len(self.tracked) == MAX_CLOSED_EPOCHS:
+                self.tracked[-1][0].add(self.epoch)
+                self.tracked[-1][1] += 1
+            else:
+                self.tracked.append([{self.epoch}, 1])
             self.epoch += 1
         elif action == RELEASE_ONE and self.closed:
             self.released.add(self.closed.pop(0))
+            self.tracked[0][1] -= 1
+            if self.tracked[0][1] == 0:
+                self.due |= self.tracked.pop(0)[0]
         elif action == RELEASE_INDEFINITE:
             self.released.update(self.closed + [self.epoch])
-            self.closed = []
+            self.due.update(self.closed + [self.epoch])
+            self.closed, self.tracked = [], []
             self.epoch += 1
             self.pass_through = True
 
     def allowed(self, payload):
         tag = payload.split()[0]
         return tag == "p" or int(tag[1:]) in self.released
+
+    def must_have_left(self, payload):
+        tag = payload.split()[0]
+        return tag == "p" or int(tag[1:]) in self.due
 
 
 def run(ops, check_model=False):
@@ -80,14 +106,19 @@ def run(ops, check_model=False):
     rtnl.qdisc("del", v0)
     rtnl.neigh(v0, "10.0.0.2", "02:00:00:00:00:02")
     rtnl.qdisc("add", v0, qopt(LIMIT, 100_000))
-    traffic = Traffic()
+    # The model's run counts the qdisc's drops itself: refused sends.
+    traffic = Traffic(recverr=check_model)
     model = Model()
     transcript, violations, seen, last = [], [], 0, -1
+    held = []  # sent, not refused, not yet received: in the plug
     for i, op in enumerate(ops):
         err = ""
         if op[0] == "send":
             for _ in range(op[1]):
+                refused = len(traffic.refused)
                 traffic.send(model.tag(), 1, model.seq)
+                if len(traffic.refused) == refused:
+                    held.append(f"{model.tag()} {model.seq}")
                 model.seq += 1
         elif op[0] == "cmd":
             err = rtnl.qdisc("change", v0, qopt(op[1], op[2]))[0]
@@ -98,6 +129,10 @@ def run(ops, check_model=False):
             rtnl.link_up(v0, False)
             rtnl.link_up(v0, True)
             rtnl.neigh(v0, "10.0.0.2", "02:00:00:00:00:02")
+            # Link down purged what the plug held (the step before settled,
+            # so what had not arrived was in the plug): no longer due.
+            traffic.drain()
+            held = []
         st = settle(rtnl, v0, traffic, polls=2, interval=0.005) or {}
         rx = traffic.received[seen:]
         seen = len(traffic.received)
@@ -111,6 +146,22 @@ def run(ops, check_model=False):
                 if seq <= last:
                     violations.append(f"step {i}: {payload} out of order")
                 last = seq
+            got = set(traffic.received)
+            held = [p for p in held if p not in got]
+            due = [p for p in held if model.must_have_left(p)]
+            if due:
+                # Not a timing assertion: a second, longer wait for them.
+                st = settle(rtnl, v0, traffic, polls=10, interval=0.05) or {}
+                got = set(traffic.received)  # checked with the next step's rx
+                due = [p for p in due if p not in got]
+                held = [p for p in held if p not in got]
+            if due:
+                violations.append(f"step {i} {op}: released but not delivered: {due[:5]} "
+                                  f"(plug qlen {st.get('qlen')})")
+                held = [p for p in held if p not in due]
+    arrived = set(traffic.received) & set(traffic.refused)
+    if arrived:
+        violations.append(f"refused by the qdisc (ENOBUFS), yet received: {sorted(arrived)[:5]}")
     rtnl.qdisc("del", v0)
     traffic.close()
     return transcript, violations
@@ -135,7 +186,8 @@ def main():
         moved = sum(len(x[-1]) for x in t)
         results.append((not violations and moved > 0,
                         f"seed {seed}: default rules: no packet before its epoch's release, "
-                        f"FIFO ({moved} packets received)", violations[:5]))
+                        f"every released one delivered, FIFO ({moved} packets received)",
+                        violations[:5]))
     print("KTAP version 1")
     print(f"1..{len(results)}")
     for i, (good, desc, notes) in enumerate(results, 1):
