@@ -19,13 +19,37 @@
 #
 # Against your own Rust-enabled kernel build: make KDIR=/path/to/build
 # (then also pass the RUSTC/BINDGEN it was built with, if not ours).
+#
+# KERNEL=6.12|7.3 selects the kernel line for every target (default 6.12:
+# Debian 12's linux-source-6.12 with the machine's LLVM; 7.3: trixie-backports'
+# linux-source-7.3 with Debian 12's LLVM 19, LLVM=-19; scripts/lib.sh).
 
 FLAVOUR ?= debug
+KERNEL ?= 6.12
 SCRIPTS := $(CURDIR)/scripts
 
+ifeq ($(KERNEL),6.12)
+KLLVM := 1
+else ifeq ($(KERNEL),7.3)
+KLLVM := -19
+else
+$(error unknown KERNEL '$(KERNEL)' (have: 6.12, 7.3))
+endif
+# The scripts read the line from the environment.
+export KERNEL
+# bindgen loads the newest libclang on the machine unless told: the line's
+# own (as scripts/lib.sh does).
+ifeq ($(origin LIBCLANG_PATH),undefined)
+LIBCLANG_PATH := $(shell llvm-config$(filter-out 1,$(KLLVM)) --libdir 2>/dev/null)
+endif
+ifneq ($(LIBCLANG_PATH),)
+export LIBCLANG_PATH
+endif
+
 ifeq ($(origin KDIR), undefined)
-# Our cached kernel; `prepare` builds it if needed.
-KDIR = $(shell $(SCRIPTS)/kernel.sh --dir $(FLAVOUR))
+# Our cached kernel; `prepare` builds it if needed ($(shell) of make 4.3
+# does not see exported variables: KERNEL is passed by hand).
+KDIR = $(shell KERNEL=$(KERNEL) $(SCRIPTS)/kernel.sh --dir $(FLAVOUR))
 PREPARE = prepare
 endif
 
@@ -35,7 +59,7 @@ RUSTFMT ?= /usr/bin/rustfmt
 CLIPPY_DRIVER ?= /usr/bin/clippy-driver
 CACHE ?= $(or $(SCH_PLUG_CACHE),$(HOME)/.cache/sch-plug)
 BINDGEN ?= $(CACHE)/tools/bin/bindgen
-KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) \
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(KLLVM) RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) \
 	RUSTFMT=$(RUSTFMT) CLIPPY_DRIVER=$(CLIPPY_DRIVER) BINDGEN=$(BINDGEN)
 
 RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs) samples/rbfifo.rs samples/pinned.rs
@@ -85,5 +109,5 @@ bench:
 
 clean:
 	-+[ -d "$(KDIR)" ] && $(KMAKE) clean
-	-+[ -d "$(KDIR)" ] && $(MAKE) -C tests/mqhold KDIR=$(KDIR) LLVM=1 clean
+	-+[ -d "$(KDIR)" ] && $(MAKE) -C tests/mqhold KDIR=$(KDIR) LLVM=$(KLLVM) clean
 	rm -f bindings/qdisc_generated.rs

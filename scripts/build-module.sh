@@ -2,22 +2,23 @@
 # Build sch_plug.ko (and the sample sch_rbfifo.ko beside it) against one of
 # our cached kernels.
 #
-#   scripts/build-module.sh <flavour>     prints the path of sch_plug.ko
+#   [KERNEL=6.12|7.3] scripts/build-module.sh <flavour>   prints the path of sch_plug.ko
 #
-# The debug flavour builds in the repository (what `make` does). Other
-# flavours build from a copy of the sources under the cache, so that their
-# objects never mix with the debug build's.
+# The 6.12 debug kernel builds in the repository (what `make` does). Other
+# flavours and the 7.3 line build from a copy of the sources under the cache
+# ($CACHE/module-<flavour>, $CACHE/module-7.3-<flavour>), so that their
+# objects never mix with the repository's build.
 . "$(dirname "$0")/lib.sh"
 flavour=${1:-debug}
 kdir=$("$TOP/scripts/kernel.sh" "$flavour")
-if [ "$flavour" = debug ]; then
+if [ "$flavour" = debug ] && [ "$KERNEL" = 6.12 ]; then
 	make -s -C "$TOP" module >&2
 	echo "$TOP/sch_plug.ko"
 	exit 0
 fi
-dst=$CACHE/module-$flavour
+dst=$CACHE/module-$KDIR_PREFIX$flavour
 mkdir -p "$dst"
 (cd "$TOP" && tar -cf - Kbuild module.rs sch_plug.rs epoch.rs qdisc bindings/*.c bindings/*.h \
 	samples/*.rs samples/*.c scripts/bindgen.sh) | tar -C "$dst" -xf -
-make -s -C "$kdir" M="$dst" LLVM=1 RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" modules >&2
+make -s -C "$kdir" M="$dst" LLVM="$KLLVM" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" modules >&2
 echo "$dst/sch_plug.ko"

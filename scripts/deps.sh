@@ -15,7 +15,6 @@ SUDO=
 
 # Debian packages, by what needs them.
 PKGS=(
-	"linux-source-$KERNEL_SERIES"                     # the kernel we build
 	make flex bison bc cpio kmod xz-utils libelf-dev libssl-dev python3
 	clang lld llvm libclang-dev                      # LLVM=1 build, bindgen
 	qemu-system-x86 udev                             # guest runner (udev: virtio-ports links)
@@ -25,6 +24,12 @@ PKGS=(
 	rsync                                            # kselftest lib.mk install (make check)
 	gcc patch pkg-config dpkg-dev                    # tc with our q_plug.c patch (scripts/iproute2.sh)
 )
+case $KERNEL in
+6.12) PKGS+=("linux-source-$KERNEL_SERIES") ;;     # the kernel we build
+# 7.3 needs LLVM >= 17 (Debian 12's own, not its default 14); its source comes
+# from trixie-backports, below.
+7.3) PKGS+=(clang-19 lld-19 llvm-19 libclang1-19) ;;
+esac
 RUST_PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web)
 
 apt_updated=
@@ -46,6 +51,42 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt_update
 	log "installing Debian packages: ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	did=1
+fi
+
+# 7.3: Debian's linux-source-7.3 from trixie-backports, without touching the
+# machine's apt setup: a private sources list (on the mirror the machine
+# already uses for bookworm), private lists and archives under the cache,
+# `apt-get download` and `dpkg-deb -x` into $KPKG/<version>. No package of
+# the machine is installed, upgraded or pinned, and a later `apt-get upgrade`
+# never sees trixie. The version (part of the kernel's cache key) is written
+# last, to $KPKG/version; once it is there nothing is fetched again (remove
+# $KPKG to take a newer upload).
+if [ "$KERNEL" = 7.3 ] && ! [ -f "$(kernel_src_tarball)" ]; then
+	mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
+		awk '$2 == "bookworm" { print $1; exit }')
+	[ -n "$mirror" ] || die "no bookworm entry in the machine's apt sources: cannot tell which Debian mirror to fetch trixie-backports from"
+	apt=$CACHE/apt/trixie-backports
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts" "$KPKG"
+	printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie-backports main\n' \
+		"$mirror" >"$apt/sources.list"
+	aptp=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts"
+		-o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache"
+		-o APT::Sandbox::User=root -o Acquire::Languages=none -qq)
+	log "fetching the trixie-backports package list (private to $apt)"
+	apt-get "${aptp[@]}" update
+	ver=$(apt-cache "${aptp[@]}" show "linux-source-$KERNEL_SERIES" | awk '/^Version:/ { print $2; exit }')
+	[ -n "$ver" ] || die "trixie-backports has no linux-source-$KERNEL_SERIES"
+	log "downloading linux-source-$KERNEL_SERIES $ver (about 170 MB) into $KPKG"
+	rm -rf "$KPKG/$ver" "$KPKG/version"
+	mkdir -p "$KPKG/$ver"
+	(cd "$apt/cache/archives" && apt-get "${aptp[@]}" download "linux-source-$KERNEL_SERIES=$ver")
+	deb=$(ls "$apt/cache/archives/linux-source-${KERNEL_SERIES}_"*.deb)
+	dpkg-deb -x "$deb" "$KPKG/$ver"
+	rm -f "$deb"
+	[ -f "$KPKG/$ver/usr/src/linux-source-$KERNEL_SERIES.tar.xz" ] ||
+		die "linux-source-$KERNEL_SERIES $ver has no usr/src/linux-source-$KERNEL_SERIES.tar.xz"
+	echo "$ver" >"$KPKG/version"
 	did=1
 fi
 

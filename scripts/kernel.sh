@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Build (or reuse) a Rust-enabled 6.12 kernel of one flavour.
+# Build (or reuse) a Rust-enabled kernel of one line and flavour.
 #
-#   scripts/kernel.sh debug|perf      build if missing; print the build dir
-#   scripts/kernel.sh --dir debug     print the build dir, build nothing
+#   [KERNEL=6.12|7.3] scripts/kernel.sh debug|perf    build if missing; print the build dir
+#   [KERNEL=6.12|7.3] scripts/kernel.sh --dir debug   print the build dir, build nothing
 #
-# The kernel is Debian's linux-source-6.12, configured as tinyconfig plus
-# kernel/base.config plus kernel/<flavour>.config, and built with LLVM=1 and
-# Debian's rustc-web into $CACHE/kernels/<flavour>-<key>, where the key hashes
-# the source version, both fragments and the toolchain versions. A build is
-# reused until one of those changes. The tree also holds the C sch_plug.ko
+# The kernel is Debian's linux-source-$KERNEL (6.12 by default; see lib.sh),
+# configured as tinyconfig plus kernel/base.config plus
+# kernel/<flavour>.config, and built with LLVM=$KLLVM (1 on 6.12, -19 on 7.3)
+# and Debian's rustc-web into $CACHE/kernels/<flavour>-<key> (6.12) or
+# $CACHE/kernels/7.3-<flavour>-<key>, where the key hashes the source
+# version, both fragments and the toolchain versions. A build is reused until
+# one of those changes. The tree also holds the C sch_plug.ko
 # (CONFIG_NET_SCH_PLUG=m), the reference our module is compared with.
 . "$(dirname "$0")/lib.sh"
 
@@ -21,13 +23,13 @@ ver=$(kernel_src_version) || die "linux-source-$KERNEL_SERIES is not installed: 
 out=$(kernel_build_dir "$flavour")
 if [ -n "$only_dir" ]; then echo "$out"; exit 0; fi
 if [ -f "$out/.sch-plug-built" ]; then
-	log "kernel $flavour: cached in $out"
+	log "kernel $KERNEL $flavour: cached in $out"
 	echo "$out"
 	exit 0
 fi
 
 mkdir -p "$CACHE/kernels" "$CACHE/src"
-exec 9>"$CACHE/kernels/.lock-$flavour"
+exec 9>"$CACHE/kernels/.lock-$KDIR_PREFIX$flavour"
 flock 9
 
 # Unpack the source once per Debian package version.
@@ -36,18 +38,18 @@ if ! [ -f "$src/.sch-plug-unpacked" ]; then
 	log "unpacking linux-source-$KERNEL_SERIES $ver"
 	rm -rf "$CACHE/src/$ver"
 	mkdir -p "$CACHE/src/$ver"
-	tar -C "$CACHE/src/$ver" -xf "/usr/src/linux-source-$KERNEL_SERIES.tar.xz"
+	tar -C "$CACHE/src/$ver" -xf "$(kernel_src_tarball)"
 	touch "$src/.sch-plug-unpacked"
 fi
 
 kmake() {
-	make -C "$src" O="$out" LLVM=1 RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" \
+	make -C "$src" O="$out" LLVM="$KLLVM" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" \
 		RUSTFMT="$RUSTFMT" BINDGEN="$BINDGEN" "$@"
 }
 
 rm -rf "$out"
 mkdir -p "$out"
-log "configuring $flavour kernel in $out"
+log "configuring $KERNEL $flavour kernel in $out"
 kmake -s tinyconfig >/dev/null
 "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
 	"$TOP/kernel/base.config" "$TOP/kernel/$flavour.config" >/dev/null
@@ -55,7 +57,7 @@ kmake -s olddefconfig >/dev/null
 # merge_config warns but does not fail when Kconfig drops a requested option.
 missing=$(grep -hE '^CONFIG_[A-Z0-9_]+=' "$TOP/kernel/base.config" "$TOP/kernel/$flavour.config" |
 	while read -r line; do grep -qxF "$line" "$out/.config" || echo "$line"; done)
-[ -z "$missing" ] || die "Kconfig did not keep: $missing (is Rust available? try: make -C $src O=$out LLVM=1 RUSTC=$RUSTC BINDGEN=$BINDGEN rustavailable)"
+[ -z "$missing" ] || die "Kconfig did not keep: $missing (is Rust available? try: make -C $src O=$out LLVM=$KLLVM RUSTC=$RUSTC BINDGEN=$BINDGEN rustavailable)"
 
 jobs=$(($(nproc) + 1))
 log "building $flavour kernel with -j$jobs (about 11 min for perf, 18 min for debug on 2 cores); log: $out/build.log"
@@ -72,5 +74,5 @@ if ! wait "$pid"; then
 	die "kernel build failed; full log: $out/build.log"
 fi
 touch "$out/.sch-plug-built"
-log "kernel $flavour built in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
+log "kernel $KERNEL $flavour built in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
 echo "$out"

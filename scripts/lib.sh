@@ -18,14 +18,53 @@ BINDGEN_VERSION=0.71.1
 BINDGEN=${BINDGEN:-$CACHE/tools/bin/bindgen}
 VNG_VERSION=1.42
 VENV=$CACHE/venv
-KERNEL_SERIES=6.12
+# The kernel line: KERNEL=6.12|7.3 (the Makefile exports it; default 6.12).
+#   6.12  Debian 12's linux-source-6.12, built with the machine's default
+#         LLVM (clang 14): KLLVM=1, KCLANG=clang; cache dirs <flavour>-<key>.
+#   7.3   linux-source-7.3 of trixie-backports, fetched into the cache with a
+#         private apt sources list (scripts/deps.sh; nothing of the machine's
+#         apt setup changes), built with Debian 12's LLVM 19 (7.3 needs
+#         LLVM >= 17): KLLVM=-19, KCLANG=clang-19; cache dirs 7.3-<flavour>-<key>.
+# KLLVM is what every kernel or module make gets as LLVM=.
+KERNEL=${KERNEL:-6.12}
+case $KERNEL in
+6.12) KLLVM=1 LLVM_SUFFIX= KCLANG=clang KDIR_PREFIX= ;;
+7.3) KLLVM=-19 LLVM_SUFFIX=-19 KCLANG=clang-19 KDIR_PREFIX=7.3- ;;
+*) printf 'error: unknown KERNEL %s (have: 6.12, 7.3)\n' "$KERNEL" >&2; exit 1 ;;
+esac
+KERNEL_SERIES=$KERNEL
+export KERNEL
+# bindgen (clang-sys) loads the newest libclang it finds unless told: pin it
+# to the line's LLVM, so that installing LLVM 19 for 7.3 changes nothing on
+# 6.12 (which has always loaded the default LLVM's, 14).
+if [ -z "${LIBCLANG_PATH:-}" ] &&
+	libclang_dir=$(llvm-config$LLVM_SUFFIX --libdir 2>/dev/null); then
+	export LIBCLANG_PATH=$libclang_dir
+fi
+# 7.3's source package, unpacked from its .deb by scripts/deps.sh:
+# $KPKG/<version>/usr/src/linux-source-7.3.tar.xz, $KPKG/version.
+KPKG=$CACHE/pkg/linux-source-$KERNEL_SERIES
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# The unpacked kernel source: version of the installed Debian linux-source.
+# Version of the line's Debian linux-source: the installed package (6.12),
+# or the one deps.sh unpacked into the cache (7.3).
 kernel_src_version() {
-	dpkg-query -W -f='${Version}' "linux-source-$KERNEL_SERIES" 2>/dev/null
+	if [ "$KERNEL" = 6.12 ]; then
+		dpkg-query -W -f='${Version}' "linux-source-$KERNEL_SERIES" 2>/dev/null
+	else
+		cat "$KPKG/version" 2>/dev/null
+	fi
+}
+
+# The source tarball of that version.
+kernel_src_tarball() {
+	if [ "$KERNEL" = 6.12 ]; then
+		echo "/usr/src/linux-source-$KERNEL_SERIES.tar.xz"
+	else
+		echo "$KPKG/$(kernel_src_version)/usr/src/linux-source-$KERNEL_SERIES.tar.xz"
+	fi
 }
 
 # Cache key of a kernel flavour: source version, config fragments, toolchain.
@@ -35,13 +74,13 @@ kernel_key() {
 		kernel_src_version
 		cat "$TOP/kernel/base.config" "$TOP/kernel/$flavour.config"
 		"$RUSTC" --version
-		clang --version | head -n1
+		"$KCLANG" --version | head -n1
 		"$BINDGEN" --version
 	} | sha256sum | cut -c1-16
 }
 
 kernel_build_dir() {
-	echo "$CACHE/kernels/$1-$(kernel_key "$1")"
+	echo "$CACHE/kernels/$KDIR_PREFIX$1-$(kernel_key "$1")"
 }
 
 # The compiled in-guest test tools (tests/tools: plugfuzz, plugstress), one
