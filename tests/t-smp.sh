@@ -3,9 +3,11 @@
 # one control loop (BUFFER, RELEASE_ONE, RELEASE_INDEFINITE, LIMIT) with up
 # to three checkpoints in flight, and dumpers, all at once, through a plug
 # on a 4-queue veth. Verdicts: no datagram before its epoch is committed;
-# conservation (sent = received + dropped by the plug + dropped by the
-# kernel elsewhere; nothing left queued); and, with the data path on one
-# CPU (where nothing can reorder a flow after the qdisc), FIFO per flow.
+# conservation without the module's word (every datagram sent is received
+# or counted dropped by the kernel after the plug; the plug's drops are the
+# sends it refused, ENOBUFS, and its drop counter must equal them and
+# SndbufErrors; nothing left queued); and, with the data path on one CPU
+# (where nothing can reorder a flow after the qdisc), FIFO per flow.
 # cpus: all
 . "$(dirname "$0")/lib.sh"
 need_tools

@@ -30,11 +30,21 @@
 //! skb_bad_txq); `pipeline` keeps up to K checkpoints in flight, with limit
 //! changes and an occasional RELEASE_INDEFINITE.
 //!
-//! `verdict` checks: no early datagram; conservation (sent = received +
-//! dropped by the plug + dropped elsewhere, counted by the kernel); with
-//! `--order`, every flow arrives in sequence (only meaningful when one CPU
-//! dequeues: on several, each CPU feeds its own receive backlog and a flow
-//! can be reordered after the qdisc, for the C plug as for ours).
+//! Drops are counted without the module's word: the senders' sockets have
+//! `IP_RECVERR`, so a datagram the qdisc drops at enqueue (`NET_XMIT_DROP`)
+//! fails its `send` with `ENOBUFS`, and is neither counted as sent nor
+//! given a sequence number; the sender namespace's `SndbufErrors`
+//! (`/proc/net/snmp`), the kernel's count of those failures, is read
+//! around the run.
+//!
+//! `verdict` checks: no early datagram; conservation independent of the
+//! module (every datagram sent is received or dropped after the qdisc,
+//! where the kernel counts it: `--extra-drops`, the veth's and the
+//! receiver's counters); the plug's drop counter equal to the drops the
+//! senders saw, and to `SndbufErrors`; no other send error; with `--order`,
+//! every flow arrives in sequence (only meaningful when one CPU dequeues: on
+//! several, each CPU feeds its own receive backlog and a flow can be
+//! reordered after the qdisc, for the C plug as for ours).
 
 use plug_tools::*;
 use std::collections::VecDeque;
@@ -44,6 +54,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const MAGIC_END: u32 = 0xFFFF_FFFF;
+
+/// `SndbufErrors` of the UDP MIB of this process's network namespace.
+fn udp_sndbuf_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/self/net/snmp").unwrap();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (names, values) = (udp.next().unwrap(), udp.next().unwrap());
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "SndbufErrors")
+        .unwrap();
+    values.split_whitespace().nth(i).unwrap().parse().unwrap()
+}
+
+/// What one sender did: datagrams sent, sends refused with `ENOBUFS` (the
+/// qdisc dropped them), sends that failed otherwise.
+struct SenderCount {
+    sent: u64,
+    enobufs: u64,
+    other_errors: u64,
+}
 
 fn recv_main(args: &Args) {
     let port = args.num("--port", 5000) as u16;
@@ -137,6 +167,7 @@ fn run_main(args: &Args) {
         "release_indefinite"
     );
     sh.tag.store(sh.new_tag(t), SeqCst);
+    let sndbuf_errors_before = udp_sndbuf_errors();
 
     let mut threads = Vec::new();
     for i in 0..senders {
@@ -147,12 +178,25 @@ fn run_main(args: &Args) {
             let fd = udp_socket();
             let src = sockaddr([0, 0, 0, 0], 6000 + i as u16);
             let dst = sockaddr(ip, port);
-            // SAFETY: Plain system calls on our socket.
+            let on: libc::c_int = 1;
+            // SAFETY: Plain system calls on our socket, valid buffers.
             unsafe {
                 libc::bind(fd, (&src as *const libc::sockaddr_in).cast(), 16);
                 assert!(libc::connect(fd, (&dst as *const libc::sockaddr_in).cast(), 16) == 0);
+                // A qdisc drop fails the send (ENOBUFS) instead of passing
+                // for a sent datagram.
+                assert!(
+                    libc::setsockopt(
+                        fd,
+                        libc::IPPROTO_IP,
+                        libc::IP_RECVERR,
+                        (&on as *const libc::c_int).cast(),
+                        4
+                    ) == 0
+                );
             }
             let mut seq = 0u64;
+            let (mut enobufs, mut other_errors) = (0u64, 0u64);
             let mut buf = [0u8; 20];
             while !sh.stop.load(Relaxed) {
                 if sh.pause.load(SeqCst) {
@@ -171,6 +215,11 @@ fn run_main(args: &Args) {
                 if n == buf.len() as isize {
                     seq += 1;
                 } else {
+                    if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOBUFS) {
+                        enobufs += 1;
+                    } else {
+                        other_errors += 1;
+                    }
                     std::thread::sleep(Duration::from_micros(200));
                 }
                 if seq % 64 == 0 {
@@ -179,7 +228,11 @@ fn run_main(args: &Args) {
             }
             // SAFETY: Our socket.
             unsafe { libc::close(fd) };
-            seq
+            SenderCount {
+                sent: seq,
+                enobufs,
+                other_errors,
+            }
         }));
     }
     let dumps = Arc::new(AtomicU64::new(0));
@@ -298,7 +351,9 @@ fn run_main(args: &Args) {
         0
     );
     sh.stop.store(true, SeqCst);
-    let sent: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let counts_per_sender: Vec<SenderCount> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let sent: Vec<u64> = counts_per_sender.iter().map(|c| c.sent).collect();
     for t in dumper_threads {
         t.join().unwrap();
     }
@@ -312,6 +367,7 @@ fn run_main(args: &Args) {
         q = nl.get_root(ifindex).unwrap().qdisc.unwrap();
     }
     std::thread::sleep(Duration::from_millis(300));
+    let sndbuf_errors = udp_sndbuf_errors() - sndbuf_errors_before;
     // The end marker, then the bookkeeping for the verdict.
     let fd = udp_socket();
     let dst = sockaddr(ip, port);
@@ -349,6 +405,14 @@ fn run_main(args: &Args) {
     .unwrap();
     writeln!(
         f,
+        "sender_drops {} send_errors {} sndbuf_errors {}",
+        counts_per_sender.iter().map(|c| c.enobufs).sum::<u64>(),
+        counts_per_sender.iter().map(|c| c.other_errors).sum::<u64>(),
+        sndbuf_errors
+    )
+    .unwrap();
+    writeln!(
+        f,
         "commits {}",
         commits
             .iter()
@@ -377,12 +441,17 @@ fn verdict_main(args: &Args) {
     let extra_drops = args.num("--extra-drops", 0);
     let mut sent = Vec::new();
     let mut drops = 0u64;
+    let (mut sender_drops, mut send_errors, mut sndbuf_errors) = (0u64, 0u64, 0u64);
     let mut commits = Vec::new();
     for line in sent_file.lines() {
         let mut w = line.split_whitespace();
         match w.next() {
             Some("sent") => sent = w.map(|x| x.parse::<u64>().unwrap()).collect(),
             Some("plug_drops") => drops = w.next().unwrap().parse().unwrap(),
+            Some("sender_drops") => {
+                let v: Vec<u64> = w.filter_map(|x| x.parse().ok()).collect();
+                (sender_drops, send_errors, sndbuf_errors) = (v[0], v[1], v[2]);
+            }
             Some("commits") => commits = w.map(|x| x.parse::<u64>().unwrap()).collect(),
             _ => {}
         }
@@ -414,11 +483,20 @@ fn verdict_main(args: &Args) {
         }
         last[flow] = Some(last[flow].map_or(seq, |l| l.max(seq)));
     }
+    // Sent: the sends that succeeded; a datagram the qdisc dropped failed
+    // its send (ENOBUFS) and is not among them.
     let total: u64 = sent.iter().sum();
-    let lost = total as i64 - received as i64 - drops as i64 - extra_drops as i64;
-    println!("# sent {total}, received {received}, dropped by the plug {drops}, dropped elsewhere {extra_drops}, unaccounted {lost}");
+    let lost = total as i64 - received as i64 - extra_drops as i64;
+    println!("# sent {total}, received {received}, dropped after the qdisc {extra_drops}, unaccounted {lost}");
+    println!(
+        "# drops: plug's counter {drops}, refused sends (ENOBUFS) {sender_drops}, SndbufErrors {sndbuf_errors}, other send errors {send_errors}"
+    );
     println!("# early {early} (by epoch tag: {early_tags:?}), out of order {unordered}, duplicates {dup}");
-    let mut ok = early == 0 && lost == 0 && dup == 0 && received > 0;
+    let drops_agree = drops == sender_drops && sndbuf_errors == sender_drops && send_errors == 0;
+    if !drops_agree {
+        println!("# the plug's drop counter disagrees with the drops the senders saw");
+    }
+    let mut ok = early == 0 && lost == 0 && dup == 0 && received > 0 && drops_agree;
     if args.has("--order") {
         ok &= unordered == 0;
     }
