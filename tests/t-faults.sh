@@ -6,7 +6,7 @@
 # counters), the module reference released once the plug is gone, and (at
 # the end of the guest run) a kmemleak scan and a clean kernel log.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 18
+ktap_plan 24
 refcnt() { cat /sys/module/sch_plug/refcnt; }
 held() { $TC -n snd -s -j qdisc show dev v0 | grep -o '"qlen":[0-9]*' | head -n1 | cut -d: -f2; }
 load_ours
@@ -14,12 +14,41 @@ setup_pair
 start_receiver
 
 # Link deletion with 5 held: device, plug and packets go, reference too.
-$TC -n snd qdisc add dev v0 root plug limit 100000
+# The receiver's side must stay to see that nothing arrives, so the plug
+# is on a device of its own in the path: ifb0 in rcv, to which v1's ingress
+# is redirected (the Remus topology); deleting ifb0 leaves v0-v1 and the
+# receiver in place.
+udp_in() { $IP netns exec rcv awk '/^Udp:/ && $2 ~ /^[0-9]+$/ {print $2}' /proc/net/snmp; }
+$IP -n rcv link add ifb0 type ifb
+$IP -n rcv link set ifb0 up
+$TC -n rcv qdisc add dev ifb0 root plug limit 100000
+$TC -n rcv qdisc add dev v1 ingress
+$TC -n rcv filter add dev v1 parent ffff: protocol ip u32 match u32 0 0 action mirred egress redirect dev ifb0
+in0=$(udp_in)
 send 5 a
-check_eq "5 held before link deletion" 5 "$(held)"
-$IP -n snd link del v0
+for _ in $(seq 50); do [ "$($TC -n rcv -s -j qdisc show dev ifb0 root | grep -o '"qlen":[0-9]*')" = '"qlen":5' ] && break; sleep 0.1; done
+check_eq "5 held on ifb0 before its deletion" 5 "$(qstat rcv ifb0 qlen)"
+$IP -n rcv link del ifb0
 check_eq "ip link del: plug gone, module reference released" 0 "$(refcnt)"
-check_eq "ip link del: nothing of the held epoch delivered" 0 "$(rx_count)"
+# Whatever the deletion let out would reach the receiver through v1; the
+# filter's target is gone, so traffic after it is dropped by mirred: take
+# the ingress away, then 2 datagrams show that the receiver still listens.
+settle 1
+$TC -n rcv qdisc del dev v1 ingress
+send 2 a 5
+wait_rx 2
+check_eq "ip link del: nothing of the held epoch delivered, what follows is" "a 5 a 6 / 2" "$(rx_lines) / $(($(udp_in) - in0))"
+
+# The same on the veth itself: deleting v0 takes v1 (its peer) with it,
+# so only the receiver namespace's UDP counter can show a late delivery.
+$TC -n snd qdisc add dev v0 root plug limit 100000
+in0=$(udp_in)
+send 5 b
+check_eq "5 held before the deletion of v0" 5 "$(held)"
+$IP -n snd link del v0
+check_eq "ip link del v0: plug gone, module reference released" 0 "$(refcnt)"
+settle 1
+check_eq "ip link del v0: no datagram received in rcv" 0 "$(($(udp_in) - in0))"
 setup_pair
 start_receiver
 
@@ -42,8 +71,14 @@ for parent in "prio" "tbf rate 100mbit burst 32k latency 50ms" "htb default 1"; 
 	$TC -n snd qdisc add dev v0 parent 1:1 handle 10: plug limit 100000
 	[ "$kind" = prio ] && $TC -n snd filter add dev v0 parent 1: matchall classid 1:1
 	send 3 d
+	[[ $($TC -n snd -s qdisc show dev v0 parent 1:1) =~ backlog\ [0-9]+b\ ([0-9]+)p ]]
+	check_eq "$kind parent: the plug below it holds 3" 3 "${BASH_REMATCH[1]:-none}"
 	$TC -n snd qdisc del dev v0 root
-	check_eq "delete of the $kind parent with 3 held: reference released, nothing delivered" "0 0" "$(refcnt) $(rx_count)"
+	settle
+	# v0 is back on its default queue: 2 more show the receiver listens.
+	send 2 d 3
+	wait_rx 2
+	check_eq "delete of the $kind parent with 3 held: reference released, nothing delivered" "0 d 3 d 4" "$(refcnt) $(rx_lines)"
 done
 
 # Limit 0 while full: nothing trimmed, new packets dropped, the held ones

@@ -7,7 +7,7 @@
 # or a namespace left behind makes it fail. Leaks show in the kmemleak scan
 # that ends the guest run.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 5
+ktap_plan 6
 load_ours
 setup_pair
 start_receiver
@@ -29,11 +29,23 @@ unload_plug
 cycles=${LIFECYCLE_CYCLES:-10}
 ways=(qdisc-del link-del netns-del replace parent-del)
 failed=0 held_total=0
+# plugs_held <ns>: the packets every plug of the namespace holds (the
+# "backlog ... Np" of each plug qdisc in tc -s).
+plugs_held() {
+	$TC -n "$1" -s qdisc show | awk '/^qdisc plug /{p = 1; next} /^qdisc /{p = 0}
+		p && $1 == "backlog" {sub(/p$/, "", $3); n += $3} END {print n + 0}'
+}
 for ((c = 0; c < cycles; c++)); do
 	way=${ways[c % ${#ways[@]}]}
-	insmod "$SCH_PLUG_KO" || { failed=$((failed + 1)); diag "cycle $c: insmod failed"; continue; }
+	if ! out=$(insmod "$SCH_PLUG_KO" 2>&1) || ! plug_is ours; then
+		failed=$((failed + 1))
+		diag "cycle $c: insmod failed: $out $PLUG_IS_WHY"
+		break
+	fi
 	$IP netns add lc
-	$IP -n lc -b - <<-EOB
+	# No IPv6 on the dummies: its autoconfiguration packets would join the
+	# plugs' queues (the count below saw 7 or 8 instead of 6).
+	$IP netns exec lc bash -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6 && exec '"$IP"' -b -' <<-EOB
 		link add d0 type dummy
 		link add d1 type dummy
 		addr add 10.7.0.1/24 dev d0
@@ -56,7 +68,10 @@ for ((c = 0; c < cycles; c++)); do
 		EOB
 	fi
 	$IP netns exec lc bash -c 'for i in 1 2 3; do printf x >/dev/udp/10.7.0.2/7; printf y >/dev/udp/10.8.0.2/7; done'
-	held_total=$((held_total + 6))
+	# What the plugs hold, as the kernel reports it: 3 on each device.
+	held=$(plugs_held lc)
+	held_total=$((held_total + held))
+	[ "$held" = 6 ] || diag "cycle $c ($way): the plugs hold $held packets, not 6"
 	case $way in
 	qdisc-del) $TC -n lc -b - <<-EOB
 			qdisc del dev d0 root
@@ -88,7 +103,7 @@ for ((c = 0; c < cycles; c++)); do
 		break
 	fi
 done
-diag "$cycles cycles, $held_total packets held at teardown"
 check_eq "$cycles cycles of insmod, held packets, teardown, rmmod" 0 "$failed"
+check_eq "packets the plugs held at teardown, 6 a cycle (tc -s backlog)" $((6 * cycles)) "$held_total"
 check_eq "module gone at the end" none "$(loaded_plug)"
 ktap_done
