@@ -489,8 +489,8 @@ impl PlugState {
     /// the path.
     ///
     /// Under the default rules a plug in pass-through is a byte FIFO of
-    /// [`PlugState::limit`] bytes (it counts no epoch, orphans nothing, and
-    /// its credits never run out), and a buffering plug with no credit left
+    /// [`PlugState::limit`] bytes (it counts no epoch and its credits
+    /// never run out), and a buffering plug with no credit left
     /// releases nothing. The C rules always run their own code, which keeps
     /// the C counters exactly.
     pub fn path(&self) -> Path {

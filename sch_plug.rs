@@ -16,6 +16,14 @@
 //! A Rust port of `net/sched/sch_plug.c`; the epoch rules are in `epoch.rs`.
 //! Unlike the C module, output commit holds in every case; the module
 //! parameter `c_quirks` restores the 6.12 behaviour for new plugs.
+//!
+//! Held packets keep their sockets, as in C: a socket's send buffer and
+//! TCP's small queues bound what one socket has held, and TCP, seeing its
+//! segment still in a host queue, does not send it again into the plug.
+//! Unlike C, a plug that holds packets looks every [`OWNER_SCAN_MS`] for
+//! packets whose socket was closed and lets go of their sockets: those
+//! packets alone would keep a deleted network namespace, and the plug in
+//! it, alive for as long as they are held.
 
 #![deny(unsafe_code)]
 
@@ -25,6 +33,10 @@ use crate::qdisc::{
     StatsDump, ToFree,
 };
 use kernel::{c_str, prelude::*};
+
+/// How often, in milliseconds, a plug that holds packets lets go of the
+/// sockets that only its packets keep alive ([`Qdisc::orphan_gone_owners`]).
+const OWNER_SCAN_MS: u32 = 1000;
 
 /// One plug qdisc.
 pub(crate) struct Plug(PlugState);
@@ -70,6 +82,9 @@ impl Discipline for Plug {
         // In pass-through an empty queue lets a packet go at once (bypass).
         sch.set_bypass(state.may_bypass(sch.max_packet_len()));
         sch.set_data_path(data_path(&state));
+        if state.holds() {
+            sch.arm_timer(OWNER_SCAN_MS);
+        }
         Ok(Plug(state))
     }
 
@@ -82,12 +97,6 @@ impl Discipline for Plug {
     ) -> NetXmit {
         if !self.0.admit(sch.backlog(), skb.len()) {
             return sch.drop_packet(skb, to_free);
-        }
-        // A held packet lets go of its socket (`skb_orphan`), which would keep
-        // its namespace, device and plug alive while userspace holds it (netem,
-        // whose delays end by themselves, keeps one); pass-through keeps it.
-        if skb.has_destructor() && self.0.holds() {
-            return sch.enqueue_tail_orphan(skb);
         }
         sch.enqueue_tail(skb)
     }
@@ -105,11 +114,9 @@ impl Discipline for Plug {
             .map_err(|e| reject(extack, e))?;
         let mut locked = sch.lock();
         let (mut plug, sch) = locked.parts();
-        let held = plug.0.holds();
         let wake = plug.0.apply(command, sch.queued());
-        if plug.0.holds() && !held {
-            // What pass-through queued may now wait: no socket (`enqueue`).
-            sch.orphan_queued();
+        if plug.0.holds() {
+            sch.arm_timer(OWNER_SCAN_MS);
         }
         sch.set_bypass(plug.0.may_bypass(sch.max_packet_len()));
         sch.set_data_path(data_path(&plug.0));
@@ -124,6 +131,14 @@ impl Discipline for Plug {
         let mut locked = sch.lock();
         let (plug, sch) = locked.parts();
         sch.set_bypass(change == MtuChange::Done && plug.0.may_bypass(sch.max_packet_len()));
+    }
+
+    fn timer(self: Pin<&mut Self>, sch: &Qdisc<Self>) {
+        // Pass-through lets its packets go as the device takes them.
+        if self.0.holds() {
+            sch.orphan_gone_owners();
+            sch.arm_timer(OWNER_SCAN_MS);
+        }
     }
 
     fn reset(mut self: Pin<&mut Self>) {

@@ -10,6 +10,8 @@
 #include <net/netlink.h>
 #include <net/pkt_sched.h>
 #include <net/sch_generic.h>
+#include <net/sock.h>
+#include <linux/timer.h>
 
 #include "helpers.h"
 
@@ -61,6 +63,59 @@ void sch_plug_kfree_skb(struct sk_buff *skb)
 void sch_plug_skb_orphan(struct sk_buff *skb)
 {
 	skb_orphan(skb);
+}
+
+/*
+ * Whether @skb holds a socket that nothing but in-flight packets will ever
+ * use again: a full socket its owner closed (sock_orphan() set SOCK_DEAD),
+ * or a request or timewait socket, which has no send buffer to bound and
+ * which TCP does not look for in host queues. The packet keeps it (and,
+ * through it, its network namespace) alive until the packet is freed or
+ * orphaned. The packet's reference keeps @skb->sk valid to read here.
+ */
+bool sch_plug_skb_owner_gone(const struct sk_buff *skb)
+{
+	const struct sock *sk = skb->sk;
+
+	return sk && (!sk_fullsock(sk) || sock_flag(sk, SOCK_DEAD));
+}
+
+void sch_plug_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
+{
+	timer_setup(timer, fn, 0);
+}
+
+/* Fires in @ms, or earlier if it is armed to (timer_reduce()). */
+void sch_plug_timer_arm(struct timer_list *timer, unsigned int ms)
+{
+	timer_reduce(timer, jiffies + msecs_to_jiffies(ms));
+}
+
+/*
+ * The lock a qdisc timer takes to reach @sch as the data path does: the
+ * root lock of its tree, found as sch_tree_lock() finds it, without RTNL,
+ * under RCU (what sfq_perturbation() does). Timers run in softirq
+ * context, with BHs off already.
+ */
+spinlock_t *sch_plug_timer_lock(struct Qdisc *sch)
+{
+	spinlock_t *lock;
+
+	rcu_read_lock();
+	lock = qdisc_lock(qdisc_root_sleeping(sch));
+	spin_lock(lock);
+	return lock;
+}
+
+void sch_plug_timer_unlock(spinlock_t *lock)
+{
+	spin_unlock(lock);
+	rcu_read_unlock();
+}
+
+unsigned int sch_plug_qdisc_refcount(const struct Qdisc *sch)
+{
+	return refcount_read(&sch->refcnt);
 }
 
 struct net_device *sch_plug_notifier_dev(void *info)

@@ -10,12 +10,14 @@
 #define SCH_PLUG_HELPERS_H
 
 #include <linux/types.h>
+#include <linux/spinlock_types.h>
 
 struct Qdisc;
 struct sk_buff;
 struct netlink_ext_ack;
 struct gnet_dump;
 struct net_device;
+struct timer_list;
 
 struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch);
 struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch);
@@ -27,6 +29,12 @@ unsigned int sch_plug_psched_mtu(struct Qdisc *sch);
 unsigned int sch_plug_max_packet_len(struct Qdisc *sch);
 void sch_plug_kfree_skb(struct sk_buff *skb);
 void sch_plug_skb_orphan(struct sk_buff *skb);
+bool sch_plug_skb_owner_gone(const struct sk_buff *skb);
+void sch_plug_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *));
+void sch_plug_timer_arm(struct timer_list *timer, unsigned int ms);
+spinlock_t *sch_plug_timer_lock(struct Qdisc *sch);
+void sch_plug_timer_unlock(spinlock_t *lock);
+unsigned int sch_plug_qdisc_refcount(const struct Qdisc *sch);
 struct net_device *sch_plug_notifier_dev(void *info);
 struct Qdisc *sch_plug_txq_qdisc(struct net_device *dev, unsigned int i);
 void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg);

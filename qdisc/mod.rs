@@ -12,8 +12,9 @@
 //! The discipline's state is initialised in place in the qdisc's private
 //! area (pin-init), dropped by `->destroy`, and reached only while it cannot
 //! race: through `Pin<&mut Self>` under the qdisc's root lock on the data
-//! path, and through [`TreeGuard`] (the same lock, which a control callback
-//! takes when it needs it) on the control path.
+//! path and in the qdisc's timer ([`Discipline::timer`]), and through
+//! [`TreeGuard`] (the same lock, which a control callback takes when it
+//! needs it) on the control path.
 //!
 //! All `unsafe` code of the modules built on it is in this directory.
 //!
@@ -33,7 +34,6 @@
 //! | [`DataPath::ByteFifo`] | `bfifo_enqueue()` (on `skb->len`, the sum in 64 bits) and `qdisc_dequeue_head()` of `net/sched/sch_fifo.c`; a plug in pass-through runs it: `t-plug-basic` checks its drops at the limit, `t-prio-leaf` its `Sent` counter as a leaf |
 //! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` |
 //! | [`SkBuff::segs`] | the `gso_segs` part of `bstats_update()` |
-//! | `skb::orphan` | `skb_orphan()`, its destructor test |
 //! | `stats_add` | `u64_stats_add()` on 64-bit (`local64_add()`) |
 //! | [`Qdisc::queued`] | `sch->q.qlen` less what the core parks there after a dequeue: `gso_skb` (`dev_requeue_skb()`, `qdisc_peek_dequeued()`) and `skb_bad_txq` (`qdisc_enqueue_skb_bad_txq()`); `t-multiqueue` parks one in each way the test device allows and fails if the count is off |
 //!
@@ -48,7 +48,7 @@ pub(crate) use registration::{Registration, Tables};
 pub(crate) use skb::{SkBuff, ToFree};
 
 use core::{marker::PhantomData, mem::MaybeUninit, pin::Pin, ptr::NonNull};
-use kernel::{init::PinInit, prelude::*};
+use kernel::{init::PinInit, prelude::*, types::Opaque};
 
 // `kernel::error::code` of 6.12 has no `EMSGSIZE`: "message too long", what a
 // full netlink message is.
@@ -270,6 +270,16 @@ pub(crate) trait Discipline: Sized + Send + 'static {
         kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// The qdisc's timer fired (`Qdisc::arm_timer`). Runs in softirq
+    /// context with the qdisc's root lock held, as the data path does: do
+    /// not sleep. With it (`HAS_TIMER`), each qdisc of the kind has a timer
+    /// (a `timer_list` in its private area, taken and released as
+    /// `sfq_perturbation()` does); it runs only when armed, again only if
+    /// armed again, and never after the qdisc is destroyed.
+    fn timer(self: Pin<&mut Self>, _sch: &Qdisc<Self>) {
+        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// The MTU of the device this qdisc transmits on is about to change
     /// ([`MtuChange::Pending`], `NETDEV_PRECHANGEMTU`) or has changed
     /// ([`MtuChange::Done`], `NETDEV_CHANGEMTU`). Called for the qdiscs of
@@ -354,9 +364,14 @@ impl StatsDump<'_> {
 /// `err_out4`, `qdisc_create_dflt()`), and check `ready`; the other
 /// callbacks only run between a successful init and destroy. The area never
 /// moves, so the state is pinned.
+///
+/// `timer` is set up by init before the discipline's own init runs, for a
+/// discipline with a timer (`Discipline::HAS_TIMER`), and shut down before
+/// the state is dropped.
 struct Private<T> {
     state: MaybeUninit<T>,
     ready: bool,
+    timer: Opaque<bindings::timer_list>,
 }
 
 /// A qdisc whose private area holds a `T`, as a callback reaches it.
@@ -367,7 +382,7 @@ struct Private<T> {
 /// [`Tables<T>`]'s, and its `enqueue` and `dequeue` are the functions of a
 /// [`DataPath`] of `T`), and the holder has exclusive access to its queue and
 /// private area: the qdisc's root lock is held (enqueue, dequeue, reset, a
-/// [`TreeGuard`]); or the qdisc is not visible to the data path (init, and
+/// [`TreeGuard`], the timer); or the qdisc is not visible to the data path (init, and
 /// reset on destroy); or it was detached (a graft) and the core waited for
 /// the data path to leave it (`dev_deactivate()`'s `synchronize_net()`), so
 /// that the tree lock, which is then the new root's, still excludes
@@ -515,35 +530,6 @@ impl<T: Discipline> Qdisc<T> {
         NetXmit::Success
     }
 
-    /// Queues `skb` at the tail for a wait with no end in sight: the buffer
-    /// first lets go of its socket ([`SkBuff::orphan`]). A buffer with a
-    /// destructor takes an out-of-line path, so that the inline one makes
-    /// no call (and so keeps nothing in callee-saved registers).
-    #[inline]
-    pub(crate) fn enqueue_tail_orphan(&self, skb: SkBuff) -> NetXmit {
-        if skb.has_destructor() {
-            // SAFETY: Our own pointer, for the duration of the call, which
-            // our borrow of `self` outlasts.
-            return unsafe { Self::enqueue_tail_orphan_slow(self.as_raw(), skb) };
-        }
-        self.enqueue_tail(skb)
-    }
-
-    /// The out-of-line part of [`Qdisc::enqueue_tail_orphan`]. It takes the
-    /// raw pointer, not `&self`: a reference to the handle would have to
-    /// be stored on the stack to be passed.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Qdisc::from_raw`], for the duration of the call.
-    #[inline(never)]
-    unsafe fn enqueue_tail_orphan_slow(ptr: *mut bindings::Qdisc, mut skb: SkBuff) -> NetXmit {
-        // SAFETY: The caller's promise.
-        let sch = unsafe { Self::from_raw(ptr) };
-        skb.orphan();
-        sch.enqueue_tail(skb)
-    }
-
     /// Takes the packet at the head, accounting it as sent
     /// (`qdisc_dequeue_head`).
     #[inline]
@@ -607,19 +593,40 @@ impl<T: Discipline> Qdisc<T> {
         NetXmit::Drop
     }
 
-    /// Detaches every packet on the list from its sending socket
-    /// ([`SkBuff::orphan`]).
-    pub(crate) fn orphan_queued(&self) {
+    /// Lets go of the socket of each queued packet whose socket is gone
+    /// (`skb_orphan()`): closed by its owner, or a request or timewait
+    /// socket. Such a packet is all that keeps the socket, and through it
+    /// its network namespace, alive: a namespace deleted while a plug in it
+    /// holds its own packets would otherwise never be freed. Packets of a
+    /// live socket keep it, as in every C qdisc: the socket's send buffer
+    /// and TCP's small queues bound what it has queued, and TCP sees that a
+    /// held segment is still in a host queue instead of sending it again.
+    ///
+    /// Walks the whole queue: for a qdisc's timer, not the per-packet path.
+    pub(crate) fn orphan_gone_owners(&self) {
         // SAFETY: The qdisc is valid and ours (type invariant): its list and
         // the buffers on it are ours to walk and modify; orphaning does not
-        // touch a buffer's list link.
+        // touch a buffer's list link. A queued buffer's reference keeps its
+        // socket valid to read.
         unsafe {
             let mut skb = (*self.as_raw()).q.head;
             while !skb.is_null() {
-                skb::orphan(skb);
+                if bindings::sch_plug_skb_owner_gone(skb) {
+                    bindings::sch_plug_skb_orphan(skb);
+                }
                 skb = *skb::next(skb);
             }
         }
+    }
+
+    /// Arms the qdisc's timer to run [`Discipline::timer`] in `ms`
+    /// milliseconds, unless it is armed to run earlier (`timer_reduce()`).
+    pub(crate) fn arm_timer(&self, ms: u32) {
+        kernel::build_assert!(T::HAS_TIMER, "arm_timer without Discipline::timer");
+        // SAFETY: The qdisc is valid (type invariant), and a discipline with
+        // a timer has it set up from before its own init until destroy
+        // (`Private` invariant), which no holder of a `Qdisc` outlives.
+        unsafe { bindings::sch_plug_timer_arm((*self.private()).timer.get(), ms) };
     }
 
     /// Lets the core send a packet straight to the device when the queue is

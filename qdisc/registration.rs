@@ -86,8 +86,20 @@ impl<T: Discipline> Adapter<T> {
             let options = unsafe { nla_payload(opt) };
             // SAFETY: `extack` belongs to the request being served.
             let mut extack = unsafe { ExtAck::from_raw(extack) };
-            let init = T::init(&sch, options, &mut extack)?;
             let private = sch.private();
+            if T::HAS_TIMER {
+                // SAFETY: The area is ours during init and zeroed: the timer
+                // is set up once, before the discipline can arm it, and
+                // destroy (which follows init on every path, failed or not)
+                // shuts it down.
+                unsafe {
+                    bindings::sch_plug_timer_setup(
+                        (*private).timer.get(),
+                        Some(Self::timer_callback),
+                    )
+                };
+            }
+            let init = T::init(&sch, options, &mut extack)?;
             // SAFETY: The private area is a valid `Private<T>` with `ready`
             // false (its invariant), ours alone during init; the slot stays
             // where it is for the qdisc's life, so the state is pinned. On
@@ -110,6 +122,13 @@ impl<T: Discipline> Adapter<T> {
         // (`qdisc_create()`'s `err_out4`): access is exclusive.
         let sch = unsafe { Qdisc::<T>::from_raw(sch) };
         let private = sch.private();
+        if T::HAS_TIMER {
+            // SAFETY: Set up by init, which ran before (`Private`
+            // invariant). Destroy runs under RTNL with no spinlock held, so
+            // it may wait for a running timer; once shut down, the timer
+            // cannot be armed again.
+            unsafe { bindings::timer_shutdown_sync((*private).timer.get()) };
+        }
         // SAFETY: The area is a valid `Private<T>` (its invariant), ours.
         // `ready` says whether init wrote the state; it is dropped in place
         // once, and `ready` cleared with it.
@@ -152,6 +171,43 @@ impl<T: Discipline> Adapter<T> {
         // SAFETY: As in `enqueue_callback`.
         let state = unsafe { sch.state() };
         T::dequeue(state, &sch).map_or(ptr::null_mut(), SkBuff::into_raw)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the timer core for the `timer` of the private area of a
+    /// qdisc of our kind, set up by `init_callback`.
+    unsafe extern "C" fn timer_callback(timer: *mut bindings::timer_list) {
+        // SAFETY: `timer` is the `timer` field of a `Private<T>` (caller),
+        // which is the `privdata` of a `struct Qdisc`: stepping back by the
+        // two offsets gives the qdisc, alive until its destroy, which shuts
+        // the timer down first (waiting for this call).
+        let (private, sch) = unsafe {
+            let private = timer
+                .cast::<u8>()
+                .sub(core::mem::offset_of!(Private<T>, timer))
+                .cast::<Private<T>>();
+            let sch = private
+                .cast::<u8>()
+                .sub(core::mem::offset_of!(bindings::Qdisc, privdata))
+                .cast::<bindings::Qdisc>();
+            (private, sch)
+        };
+        // SAFETY: The qdisc is alive (above); the helper takes its root
+        // lock as `sch_tree_lock()` would, under RCU, in this softirq.
+        let lock = unsafe { bindings::sch_plug_timer_lock(sch) };
+        // SAFETY: The root lock excludes the data path, reset under the
+        // lock and the control callbacks' `TreeGuard`s, so the area is
+        // ours; a reset without the lock (destroy) stopped the timer first.
+        if unsafe { (*private).ready } {
+            // SAFETY: As above: the root lock is held for the call.
+            let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
+            // SAFETY: Init succeeded (`ready`) and the lock makes this the
+            // only reference to the state.
+            T::timer(unsafe { qdisc.state() }, &qdisc);
+        }
+        // SAFETY: Taken above by this call.
+        unsafe { bindings::sch_plug_timer_unlock(lock) };
     }
 
     /// # Safety
@@ -247,6 +303,21 @@ impl<T: Discipline> Adapter<T> {
         // SAFETY: The core resets with the root qdisc lock held, or on
         // destroy with the qdisc unreachable: access is exclusive.
         let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
+        // `__qdisc_destroy()` resets the qdisc, with no lock held, before
+        // destroying it: its last reference is gone then (`qdisc_put()`;
+        // only ingress qdiscs, which this layer does not make, are
+        // destroyed otherwise, by `qdisc_graft()`), whereas a
+        // reset under the root lock (device down, `qdisc_reset()` from
+        // `dev_reset_queue()`) finds references left. The timer, which
+        // takes the root lock to walk the queue, must be stopped before
+        // this purge: it waits for a running one, which the destroy
+        // context allows (RTNL, no spinlock).
+        // SAFETY: The qdisc is valid; a discipline with a timer set it up in
+        // init (`Private` invariant).
+        if T::HAS_TIMER && unsafe { bindings::sch_plug_qdisc_refcount(sch) } == 0 {
+            // SAFETY: As above.
+            unsafe { bindings::timer_shutdown_sync((*qdisc.private()).timer.get()) };
+        }
         // SAFETY: The queue is ours to purge under that exclusion.
         unsafe { bindings::sch_plug_qdisc_reset_queue(sch) };
         let private = qdisc.private();

@@ -89,63 +89,6 @@ impl SkBuff {
     }
 }
 
-impl SkBuff {
-    /// Whether the buffer has a destructor (a socket's, as a rule), which
-    /// [`SkBuff::orphan`] would run.
-    #[inline]
-    pub(crate) fn has_destructor(&self) -> bool {
-        // SAFETY: We own the valid buffer (type invariant).
-        unsafe { has_destructor(self.0.as_ptr()) }
-    }
-
-    /// Detaches the buffer from the socket that sent it (`skb_orphan()`):
-    /// the socket's send-buffer accounting is settled now rather than when
-    /// the device is done with the buffer, and the buffer no longer holds
-    /// the socket, nor through it the socket's network namespace.
-    #[inline]
-    pub(crate) fn orphan(&mut self) {
-        // SAFETY: We own the valid buffer (type invariant).
-        unsafe { orphan(self.0.as_ptr()) }
-    }
-}
-
-/// Whether `skb` has a destructor.
-///
-/// # Safety
-///
-/// `skb` is a valid buffer that the caller owns, or that is on the list of
-/// a qdisc whose lock the caller holds.
-#[inline]
-unsafe fn has_destructor(skb: *mut bindings::sk_buff) -> bool {
-    // SAFETY: `skb` is valid and its fields ours to read (caller).
-    // `destructor` shares a union with `tcp_tsorted_anchor`, which only
-    // TCP's retransmit queue uses, never a packet on its way to a device.
-    unsafe {
-        (*skb)
-            .__bindgen_anon_3
-            .__bindgen_anon_1
-            .destructor
-            .is_some()
-    }
-}
-
-/// `skb_orphan()`, with the test for a destructor inline: most buffers a
-/// qdisc sees from a socket have one, forwarded and generated ones do not.
-///
-/// # Safety
-///
-/// `skb` is a valid buffer that the caller owns, or that is on the list of
-/// a qdisc whose lock the caller holds.
-#[inline]
-pub(super) unsafe fn orphan(skb: *mut bindings::sk_buff) {
-    // SAFETY: `skb` is valid and ours to modify (caller).
-    unsafe {
-        if has_destructor(skb) {
-            bindings::sch_plug_skb_orphan(skb);
-        }
-    }
-}
-
 // SAFETY: An `SkBuff` is the only owner of its buffer (type invariant), and
 // a buffer may be handed to and freed on any CPU: the stack moves packets
 // between CPUs all the time (a qdisc's packets leave on whichever CPU runs

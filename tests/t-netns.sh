@@ -5,8 +5,10 @@
 # skb owned its socket, the socket its namespace, the namespace the device
 # and the plug with its packets and a module reference: nothing was ever
 # freed and rmmod was impossible from then on (the C plug does the same).
-# Held packets now let go of their socket (sch_plug.rs, enqueue), so the
-# namespace goes, taking its device, its plug and the packets with it.
+# Held packets keep their sockets (as in C: t-sockets shows why), but a plug
+# that holds packets lets go, once a second, of the sockets that only its
+# packets keep alive (closed ones): the namespace then goes, taking its
+# device, its plug and the packets with it.
 . "$(dirname "$0")/lib.sh"
 need_tools
 ktap_plan 10
@@ -65,8 +67,8 @@ if refcnt_drops_to 0; then ok "the process ends: namespace, plug and packets gon
 else not_ok "the process ends: namespace, plug and packets gone"; diag "refcnt $(cat /sys/module/sch_plug/refcnt)"; fi
 
 # 3. Under the C rules, packets queued in pass-through stay queued after a
-# BUFFER (defect D4, kept by c_quirks=1): they are orphaned at that BUFFER
-# and must not pin the namespace either. A slow tbf above the plug keeps
+# BUFFER (defect D4, kept by c_quirks=1): they must not pin the namespace
+# either. A slow tbf above the plug keeps
 # them queued in pass-through: of three 1,042-byte packets the burst lets
 # one out, tbf's peek takes the next (out 6 s later at 800 bit/s), the
 # third waits in the plug, where the BUFFER strands it.
@@ -87,8 +89,7 @@ if refcnt_drops_to 0; then ok "c_quirks=1: namespace deleted with stranded packe
 else not_ok "c_quirks=1: namespace deleted with stranded packets, reference gone"; fi
 
 check "rmmod succeeds after the namespaces are gone" rmmod sch_plug
-# Packets of a namespace that stays are still delivered: orphaning changes
-# nothing for the receiver.
+# Packets of a namespace that stays are still delivered.
 load_ours
 setup_pair
 start_receiver
@@ -96,7 +97,7 @@ $TC -n snd qdisc add dev v0 root plug limit 100000
 send 3 o
 $TC -n snd qdisc change dev v0 root plug release_indefinite
 wait_rx 3
-check_eq "held (orphaned) packets are delivered on release" "o 0 o 1 o 2" "$(rx_lines)"
+check_eq "held packets are delivered on release" "o 0 o 1 o 2" "$(rx_lines)"
 cleanup_pair
 unload_plug
 ktap_done
