@@ -57,7 +57,7 @@ trap keep EXIT
 inner="$out/inner.sh"
 cat >"$inner" <<EOS
 #!/bin/bash
-$(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE|TEST|DEMO|KMEMLEAK)_[A-Z_]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
+$(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE|TEST|DEMO|KMEMLEAK|SCAN)_[A-Z_]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
 export TOP='$TOP' SCH_PLUG_KO='$ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
 export KDIR='$kdir' GUEST_OUT='$out' PLUG_TOOLS='$(tools_dir)' PLUG_TC='${PLUG_TC:-}'
 export KSFT_DIR='$(readlink -f "$kdir/source")/tools/testing/selftests'
@@ -117,7 +117,9 @@ rc=$(cat "$out/rc")
 # part and what came after the last, and the final kmemleak scan.
 pattern=$(sed -n "s/^KERNEL_REPORTS='\(.*\)'\$/\1/p" "$TOP/tests/lib.sh")
 [ -n "$pattern" ] || die "no KERNEL_REPORTS in tests/lib.sh"
-cat "$out/dmesg-boot.txt" "$out/dmesg-tests.txt" "$out/dmesg.txt" 2>/dev/null >"$out/dmesg-all.txt"
+# (A script that is not a test, such as tests/bench.sh, leaves no
+# dmesg-tests.txt: cat's status does not matter.)
+cat "$out/dmesg-boot.txt" "$out/dmesg-tests.txt" "$out/dmesg.txt" 2>/dev/null >"$out/dmesg-all.txt" || true
 reports=$(cat "$out/dmesg-all.txt" "$out/kmemleak.txt" 2>/dev/null | grep -E "$pattern" || true)
 if [ -n "$reports" ]; then
 	echo "guest.sh: the guest kernel log has reports:" >&2
