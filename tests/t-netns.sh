@@ -72,8 +72,7 @@ else not_ok "the process ends: namespace, plug and packets gone"; diag "refcnt $
 # them queued in pass-through: of three 1,042-byte packets the burst lets
 # one out, tbf's peek takes the next (out 6 s later at 800 bit/s), the
 # third waits in the plug, where the BUFFER strands it.
-rmmod sch_plug
-insmod "$SCH_PLUG_KO" c_quirks=1
+load_ours c_quirks=1
 mkns quirks
 $TC -n quirks qdisc del dev d0 root
 $TC -n quirks qdisc add dev d0 root handle 1: tbf rate 800bit burst 1514 limit 100000
