@@ -382,11 +382,11 @@ struct Private<T> {
 /// [`Tables<T>`]'s, and its `enqueue` and `dequeue` are the functions of a
 /// [`DataPath`] of `T`), and the holder has exclusive access to its queue and
 /// private area: the qdisc's root lock is held (enqueue, dequeue, reset, a
-/// [`TreeGuard`], the timer); or the qdisc is not visible to the data path (init, and
-/// reset on destroy); or it was detached (a graft) and the core waited for
-/// the data path to leave it (`dev_deactivate()`'s `synchronize_net()`), so
-/// that the tree lock, which is then the new root's, still excludes
-/// everyone. A `Qdisc` only exists for the duration of a callback.
+/// [`TreeGuard`], the timer); or the qdisc is not visible to the data path
+/// (init, and reset on destroy); or it was detached (a graft) and the core
+/// waited for the data path to leave it (`dev_deactivate()`'s
+/// `synchronize_net()`), so that the tree lock, which is then the new
+/// root's, still excludes everyone. A `Qdisc` only exists for the duration of a callback.
 pub(crate) struct Qdisc<T> {
     ptr: NonNull<bindings::Qdisc>,
     _discipline: PhantomData<T>,

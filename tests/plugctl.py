@@ -55,14 +55,29 @@ def in_netns(name, fn):
         os.close(target)
 
 
+def mib(netns, names):
+    """Counters of /proc/net/snmp and /proc/net/netstat in namespace
+    `netns`, as a dict: `names` like "Udp:SndbufErrors",
+    "Tcp:RetransSegs", "TcpExt:TCPSpuriousRtxHostQueues"."""
+    def read():
+        values = {}
+        # thread-self: the calling thread's namespace, also off the main thread.
+        for path in ("/proc/thread-self/net/snmp", "/proc/thread-self/net/netstat"):
+            with open(path) as f:
+                lines = f.read().splitlines()
+            for head, vals in zip(lines[0::2], lines[1::2]):
+                prefix, keys = head.split(":", 1)
+                for k, v in zip(keys.split(), vals.split(":", 1)[1].split()):
+                    values[f"{prefix}:{k}"] = int(v)
+        return {n: values[n] for n in names}
+    return in_netns(netns, read)
+
+
 def snmp(netns, proto, field):
     """A counter of /proc/net/snmp in namespace `netns` (e.g. "Udp",
     "SndbufErrors": the datagrams the qdisc refused)."""
-    def read():
-        with open("/proc/self/net/snmp") as f:
-            rows = [l.split() for l in f if l.startswith(proto + ":")]
-        return int(rows[1][rows[0].index(field)])
-    return in_netns(netns, read)
+    name = f"{proto}:{field}"
+    return mib(netns, [name])[name]
 
 
 def netdev(netns, ifname, field):

@@ -13,9 +13,9 @@ lets go of held packets' sockets fails each of these.
 
 Topology: tests/lib.sh setup_pair (netns snd, v0 10.0.0.1 -> netns rcv,
 v1 10.0.0.2). Counters are the sender namespace's MIB (/proc/net/snmp,
-/proc/net/netstat read from inside it), the qdisc's tc statistics, and what
-the sockets themselves report. Waits are bounded polls; nothing asserts on
-time.
+/proc/net/netstat read from inside it: plugctl.mib), the qdisc's tc
+statistics, and what the sockets themselves report. Waits are bounded
+polls; nothing asserts on time.
 """
 import select
 import socket
@@ -30,24 +30,6 @@ LIMIT_BYTES = 10_000_000
 HOLDS = 8
 HOLD_S = 0.8  # longer than TCP's minimum RTO (200 ms) on a veth
 OPEN_S = 0.4
-
-
-def mib(names):
-    """The sender namespace's MIB counters `names` (e.g. "Tcp:RetransSegs",
-    "TcpExt:TCPSpuriousRtxHostQueues", "Udp:SndbufErrors")."""
-
-    def read():
-        values = {}
-        for path in ("/proc/thread-self/net/snmp", "/proc/thread-self/net/netstat"):
-            with open(path) as f:
-                lines = f.read().splitlines()
-            for head, vals in zip(lines[0::2], lines[1::2]):
-                prefix, keys = head.split(":", 1)
-                for k, v in zip(keys.split(), vals.split(":", 1)[1].split()):
-                    values[f"{prefix}:{k}"] = int(v)
-        return {n: values[n] for n in names}
-
-    return in_netns("snd", read)
 
 
 def delta(after, before):
@@ -116,7 +98,7 @@ def tcp_holds():
     rx_thread = threading.Thread(target=rx)
     rx_thread.start()
     tx = in_netns("snd", lambda: socket.create_connection(("10.0.0.2", 5001)))
-    before = mib(names)
+    before = plugctl.mib("snd", names)
     sent = [0]
     stop = threading.Event()
 
@@ -138,7 +120,7 @@ def tcp_holds():
     stop.set()
     tx_thread.join()
     wait_for(lambda: received[0] >= sent[0], tries=400)
-    after = mib(names)
+    after = plugctl.mib("snd", names)
     tx.close()
     rx_thread.join(timeout=20)
     lsock.close()
@@ -204,7 +186,7 @@ def udp_blocking():
 
     rsock = in_netns("rcv", sink)
     tx = in_netns("snd", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-    before = mib(["Udp:SndbufErrors"])
+    before = plugctl.mib("snd", ["Udp:SndbufErrors"])
     count = [0]
 
     def sender():
@@ -226,7 +208,8 @@ def udp_blocking():
         time.sleep(0.05)
     blocked_at, blocked = count[0], t.is_alive()
     st = plug.stats()
-    errors = mib(["Udp:SndbufErrors"])["Udp:SndbufErrors"] - before["Udp:SndbufErrors"]
+    after = plugctl.mib("snd", ["Udp:SndbufErrors"])
+    errors = after["Udp:SndbufErrors"] - before["Udp:SndbufErrors"]
     plug.action(RELEASE_INDEFINITE)
     t.join(timeout=60)
     finished = not t.is_alive() and count[0] == total
@@ -252,7 +235,6 @@ def main():
         print(f"# {which}: syn held {r['syn'][0]}, connected {r['syn'][1]}, accepted {r['syn'][2]}")
         print(f"# {which}: udp blocked at {r['udp'][0]} (blocked {r['udp'][1]}), held {r['udp'][2]},"
               f" plug drops {r['udp'][3]}, SndbufErrors {r['udp'][4]}, finished {r['udp'][5]}")
-    subprocess_rmmod()
     c, ours = results["c"], results["rust"]
     # TCP behind holds longer than the RTO.
     for which, r in (("C", c), ("ours", ours)):
@@ -279,12 +261,6 @@ def main():
         k.check(f"udp ({which}): the sender finishes after the release", True, finished)
     k.check("udp: ours blocks where C does", c["udp"][0], ours["udp"][0])
     return k.finish()
-
-
-def subprocess_rmmod():
-    import subprocess
-
-    subprocess.run(["rmmod", "sch_plug"], stderr=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":
