@@ -22,16 +22,19 @@
 #
 # KERNEL=6.12|7.3 selects the kernel line for every target (default 6.12:
 # Debian 12's linux-source-6.12 with the machine's LLVM; 7.3: trixie-backports'
-# linux-source-7.3 with Debian 12's LLVM 19, LLVM=-19; scripts/lib.sh).
+# linux-source-7.3 with the Debian 12 LLVM of rustc's major version, LLVM=-22;
+# scripts/lib.sh).
 
 FLAVOUR ?= debug
 KERNEL ?= 6.12
 SCRIPTS := $(CURDIR)/scripts
+RUSTC ?= /usr/bin/rustc
 
 ifeq ($(KERNEL),6.12)
 KLLVM := 1
 else ifeq ($(KERNEL),7.3)
-KLLVM := -19
+# rustc's LLVM major (22 before rustc is installed), as scripts/lib.sh.
+KLLVM := -$(or $(shell $(RUSTC) --version --verbose 2>/dev/null | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p'),22)
 else
 $(error unknown KERNEL '$(KERNEL)' (have: 6.12, 7.3))
 endif
@@ -53,12 +56,12 @@ KDIR = $(shell KERNEL=$(KERNEL) $(SCRIPTS)/kernel.sh --dir $(FLAVOUR))
 PREPARE = prepare
 endif
 
-RUSTC ?= /usr/bin/rustc
 RUSTDOC ?= /usr/bin/rustdoc
 RUSTFMT ?= /usr/bin/rustfmt
 CLIPPY_DRIVER ?= /usr/bin/clippy-driver
 CACHE ?= $(or $(SCH_PLUG_CACHE),$(HOME)/.cache/sch-plug)
-BINDGEN ?= $(CACHE)/tools/bin/bindgen
+# Pinned per line, as in scripts/lib.sh.
+BINDGEN ?= $(CACHE)/tools/$(if $(filter 7.3,$(KERNEL)),bindgen-0.72.1/)bin/bindgen
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(KLLVM) RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) \
 	RUSTFMT=$(RUSTFMT) CLIPPY_DRIVER=$(CLIPPY_DRIVER) BINDGEN=$(BINDGEN)
 
@@ -98,6 +101,11 @@ run: deps
 	@$(SCRIPTS)/run-demo.sh --flavour $(RUN_FLAVOUR) --module '$(MODULE)' --epoch-ms '$(EPOCH_MS)' \
 		--ack-ms '$(ACK_MS)' --seconds '$(SECONDS)' --rate '$(RATE)' 
 
+# Without KERNEL= (and without TESTS=), make check also builds the module
+# on the other line and runs the cross-line tests there (scripts/check.sh).
+ifeq ($(origin KERNEL)$(TESTS),file)
+check: export CHECK_OTHER_LINE := $(if $(filter 6.12,$(KERNEL)),7.3,6.12)
+endif
 check: $(PREPARE)
 	@$(SCRIPTS)/check.sh $(FLAVOUR) $(TESTS)
 

@@ -29,8 +29,8 @@
 
 use crate::epoch::{default_limit, OptError, Options, Path, PlugState, Rules, Wake};
 use crate::qdisc::{
-    params, Control, DataPath, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff,
-    StatsDump, ToFree,
+    Control, DataPath, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff, StatsDump,
+    ToFree,
 };
 use kernel::{c_str, prelude::*};
 
@@ -71,7 +71,7 @@ impl Discipline for Plug {
         options: Option<&[u8]>,
         extack: &mut ExtAck<'_>,
     ) -> Result<impl PinInit<Self, Error>> {
-        let rules = Rules::from_c_quirks(params::c_quirks());
+        let rules = Rules::from_c_quirks(crate::c_quirks());
         let default_limit = default_limit(rules, sch.dev_tx_queue_len(), sch.dev_psched_mtu());
         let state = match options {
             None => PlugState::new(rules, default_limit),
@@ -85,7 +85,7 @@ impl Discipline for Plug {
         if state.holds() {
             sch.arm_timer(OWNER_SCAN_MS);
         }
-        Ok(Plug(state))
+        Ok(crate::qdisc::value(Plug(state)))
     }
 
     #[inline]

@@ -15,52 +15,65 @@
 
 #include "helpers.h"
 
-struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch)
+/*
+ * Built as LLVM bitcode and linked into the Rust objects (Kbuild, 7.x with
+ * CONFIG_RUST_INLINE_HELPERS), each helper is __always_inline, as the
+ * kernel's rust/helpers are: LLVM refuses to inline a function compiled
+ * with other attributes (-fno-delete-null-pointer-checks, builtins, target
+ * features) into Rust code otherwise. Elsewhere they are plain functions.
+ */
+#ifdef SCH_PLUG_INLINE_HELPERS
+#define SCH_PLUG_HELPER __always_inline
+#else
+#define SCH_PLUG_HELPER
+#endif
+
+SCH_PLUG_HELPER struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch)
 {
 	return qdisc_peek_head(sch);
 }
 
-struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch)
+SCH_PLUG_HELPER struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch)
 {
 	return qdisc_peek_dequeued(sch);
 }
 
-void sch_plug_qdisc_reset_queue(struct Qdisc *sch)
+SCH_PLUG_HELPER void sch_plug_qdisc_reset_queue(struct Qdisc *sch)
 {
 	qdisc_reset_queue(sch);
 }
 
-void sch_plug_sch_tree_lock(struct Qdisc *sch)
+SCH_PLUG_HELPER void sch_plug_sch_tree_lock(struct Qdisc *sch)
 {
 	sch_tree_lock(sch);
 }
 
-void sch_plug_sch_tree_unlock(struct Qdisc *sch)
+SCH_PLUG_HELPER void sch_plug_sch_tree_unlock(struct Qdisc *sch)
 {
 	sch_tree_unlock(sch);
 }
 
-unsigned int sch_plug_dev_tx_queue_len(struct Qdisc *sch)
+SCH_PLUG_HELPER unsigned int sch_plug_dev_tx_queue_len(struct Qdisc *sch)
 {
 	return qdisc_dev(sch)->tx_queue_len;
 }
 
-unsigned int sch_plug_psched_mtu(struct Qdisc *sch)
+SCH_PLUG_HELPER unsigned int sch_plug_psched_mtu(struct Qdisc *sch)
 {
 	return psched_mtu(qdisc_dev(sch));
 }
 
-unsigned int sch_plug_max_packet_len(struct Qdisc *sch)
+SCH_PLUG_HELPER unsigned int sch_plug_max_packet_len(struct Qdisc *sch)
 {
 	return max3(GSO_MAX_SIZE, GRO_MAX_SIZE, psched_mtu(qdisc_dev(sch)));
 }
 
-void sch_plug_kfree_skb(struct sk_buff *skb)
+SCH_PLUG_HELPER void sch_plug_kfree_skb(struct sk_buff *skb)
 {
 	kfree_skb(skb);
 }
 
-void sch_plug_skb_orphan(struct sk_buff *skb)
+SCH_PLUG_HELPER void sch_plug_skb_orphan(struct sk_buff *skb)
 {
 	skb_orphan(skb);
 }
@@ -73,20 +86,20 @@ void sch_plug_skb_orphan(struct sk_buff *skb)
  * through it, its network namespace) alive until the packet is freed or
  * orphaned. The packet's reference keeps @skb->sk valid to read here.
  */
-bool sch_plug_skb_owner_gone(const struct sk_buff *skb)
+SCH_PLUG_HELPER bool sch_plug_skb_owner_gone(const struct sk_buff *skb)
 {
 	const struct sock *sk = skb->sk;
 
 	return sk && (!sk_fullsock(sk) || sock_flag(sk, SOCK_DEAD));
 }
 
-void sch_plug_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
+SCH_PLUG_HELPER void sch_plug_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
 {
 	timer_setup(timer, fn, 0);
 }
 
 /* Fires in @ms, or earlier if it is armed to (timer_reduce()). */
-void sch_plug_timer_arm(struct timer_list *timer, unsigned int ms)
+SCH_PLUG_HELPER void sch_plug_timer_arm(struct timer_list *timer, unsigned int ms)
 {
 	timer_reduce(timer, jiffies + msecs_to_jiffies(ms));
 }
@@ -97,7 +110,7 @@ void sch_plug_timer_arm(struct timer_list *timer, unsigned int ms)
  * under RCU (what sfq_perturbation() does). Timers run in softirq
  * context, with BHs off already.
  */
-spinlock_t *sch_plug_timer_lock(struct Qdisc *sch)
+SCH_PLUG_HELPER spinlock_t *sch_plug_timer_lock(struct Qdisc *sch)
 {
 	spinlock_t *lock;
 
@@ -107,24 +120,24 @@ spinlock_t *sch_plug_timer_lock(struct Qdisc *sch)
 	return lock;
 }
 
-void sch_plug_timer_unlock(spinlock_t *lock)
+SCH_PLUG_HELPER void sch_plug_timer_unlock(spinlock_t *lock)
 {
 	spin_unlock(lock);
 	rcu_read_unlock();
 }
 
-unsigned int sch_plug_qdisc_refcount(const struct Qdisc *sch)
+SCH_PLUG_HELPER unsigned int sch_plug_qdisc_refcount(const struct Qdisc *sch)
 {
 	return refcount_read(&sch->refcnt);
 }
 
-struct net_device *sch_plug_notifier_dev(void *info)
+SCH_PLUG_HELPER struct net_device *sch_plug_notifier_dev(void *info)
 {
 	return netdev_notifier_info_to_dev(info);
 }
 
 /* The qdisc attached to transmit queue @i of @dev, NULL past the last. */
-struct Qdisc *sch_plug_txq_qdisc(struct net_device *dev, unsigned int i)
+SCH_PLUG_HELPER struct Qdisc *sch_plug_txq_qdisc(struct net_device *dev, unsigned int i)
 {
 	ASSERT_RTNL();
 	if (i >= dev->num_tx_queues)
@@ -132,12 +145,12 @@ struct Qdisc *sch_plug_txq_qdisc(struct net_device *dev, unsigned int i)
 	return rtnl_dereference(netdev_get_tx_queue(dev, i)->qdisc_sleeping);
 }
 
-int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data)
+SCH_PLUG_HELPER int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data)
 {
 	return nla_put(skb, TCA_OPTIONS, len, data);
 }
 
-int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len)
+SCH_PLUG_HELPER int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len)
 {
 	return gnet_stats_copy_app(d, st, len);
 }
@@ -146,7 +159,7 @@ int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len)
  * NL_SET_ERR_MSG() wants a string literal; the Rust caller passes a pointer
  * to a static string, so this spells out what the macro does with it.
  */
-void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg)
+SCH_PLUG_HELPER void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg)
 {
 	do_trace_netlink_extack(msg);
 	if (extack)

@@ -20,6 +20,9 @@
 )]
 
 use kernel::ffi;
+// What the line's bindgen options make the generated code name (compat.rs).
+#[allow(unused_imports)]
+use super::compat::bindgen_prelude::*;
 
 // The kernel's bindgen flags blocklist these; its `bindings` crate defines
 // them the same way.

@@ -41,14 +41,21 @@
 //! static inlines (`bindings/helpers.c`).
 
 mod bindings;
+mod compat;
 mod registration;
 mod skb;
 
+#[cfg(not(kernel_6_19))]
+#[allow(unused_imports)] // Only by sch_plug.ko's crate root, not the samples.
+pub(crate) use compat::c_quirks_param;
+pub(crate) use compat::qdisc_module_info;
+#[allow(unused_imports)] // Not by samples/pinned.rs, which returns `try_pin_init!`.
+pub(crate) use compat::value;
 pub(crate) use registration::{Registration, Tables};
 pub(crate) use skb::{SkBuff, ToFree};
 
 use core::{marker::PhantomData, mem::MaybeUninit, pin::Pin, ptr::NonNull};
-use kernel::{init::PinInit, prelude::*, types::Opaque};
+use kernel::{prelude::*, types::Opaque};
 
 // `kernel::error::code` of 6.12 has no `EMSGSIZE`: "message too long", what a
 // full netlink message is.
@@ -68,7 +75,7 @@ fn emsgsize() -> Error {
 /// module_qdisc! {
 ///     discipline: Fifo,
 ///     name: "sch_rbfifo",
-///     author: "Rust for Linux",
+///     authors: ["Rust for Linux"],
 ///     description: "A byte-limited FIFO",
 ///     license: "GPL",
 ///     alias: ["net-sch-rbfifo"],
@@ -80,10 +87,7 @@ macro_rules! module_qdisc {
             _registration: $crate::qdisc::Registration<$discipline>,
         }
 
-        ::kernel::prelude::module! {
-            type: QdiscModule,
-            $($f)*
-        }
+        $crate::qdisc::qdisc_module_info! { $($f)* }
 
         impl ::kernel::Module for QdiscModule {
             fn init(module: &'static ::kernel::ThisModule) -> ::kernel::error::Result<Self> {
@@ -249,7 +253,7 @@ pub(crate) trait Discipline: Sized + Send + 'static {
     /// it (`HAS_CHANGE` false) such requests fail with `-EINVAL` ("Change
     /// operation not supported by specified qdisc", `qdisc_change()`).
     fn change(_sch: &mut Control<'_, Self>, _options: &[u8], _extack: &mut ExtAck<'_>) -> Result {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// The queue was just purged (`->reset`: device down, carrier loss,
@@ -261,13 +265,13 @@ pub(crate) trait Discipline: Sized + Send + 'static {
     /// typically with [`Dump::options`]. Runs under RTNL. Without it
     /// (`HAS_DUMP` false) dumps carry no `TCA_OPTIONS`.
     fn dump(_sch: &mut Control<'_, Self>, _dump: &mut Dump<'_>) -> Result {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// Reports extended statistics (`->dump_stats`, `TCA_XSTATS`,
     /// `tc -s qdisc show`), with [`StatsDump::app`]. Runs under RTNL.
     fn dump_stats(_sch: &mut Control<'_, Self>, _dump: &mut StatsDump<'_>) -> Result {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// The qdisc's timer fired (`Qdisc::arm_timer`). Runs in softirq
@@ -277,7 +281,7 @@ pub(crate) trait Discipline: Sized + Send + 'static {
     /// `sfq_perturbation()` does); it runs only when armed, again only if
     /// armed again, and never after the qdisc is destroyed.
     fn timer(self: Pin<&mut Self>, _sch: &Qdisc<Self>) {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// The MTU of the device this qdisc transmits on is about to change
@@ -289,7 +293,7 @@ pub(crate) trait Discipline: Sized + Send + 'static {
     /// decisions depend on the MTU (as [`Qdisc::set_bypass`] does)
     /// recomputes them here.
     fn mtu_change(_sch: &mut Control<'_, Self>, _change: MtuChange) {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
@@ -524,8 +528,15 @@ impl<T: Discipline> Qdisc<T> {
                 *skb::next(tail) = skb;
             }
             (*q).tail = skb;
-            (*q).qlen = (*q).qlen.wrapping_add(1);
-            (*sch).qstats.backlog = (*sch).qstats.backlog.wrapping_add(len);
+            // Written once each, as 7.x's `WRITE_ONCE`s: `mq`/`mqprio`
+            // dumps read a child's `qlen` and `backlog` without its lock
+            // (`qdisc_qlen_lockless()`, `qdisc_qstats_qlen_backlog()`).
+            write_once(
+                core::ptr::addr_of_mut!((*q).qlen),
+                (*q).qlen.wrapping_add(1),
+            );
+            let backlog = core::ptr::addr_of_mut!((*sch).qstats.backlog);
+            write_once(backlog, (*backlog).wrapping_add(len));
         }
         NetXmit::Success
     }
@@ -559,14 +570,19 @@ impl<T: Discipline> Qdisc<T> {
                 (*q).tail = core::ptr::null_mut();
             }
             *next = core::ptr::null_mut();
-            (*q).qlen = (*q).qlen.wrapping_sub(1);
+            // As in `enqueue_tail`.
+            write_once(
+                core::ptr::addr_of_mut!((*q).qlen),
+                (*q).qlen.wrapping_sub(1),
+            );
             // SAFETY: Unlinked above: the buffer is ours now.
             SkBuff::from_raw(skb)
         };
         let len = skb.pkt_len();
         // SAFETY: As above, the counters are ours to update.
         unsafe {
-            (*sch).qstats.backlog = (*sch).qstats.backlog.wrapping_sub(len);
+            let backlog = core::ptr::addr_of_mut!((*sch).qstats.backlog);
+            write_once(backlog, (*backlog).wrapping_sub(len));
             let bstats = core::ptr::addr_of_mut!((*sch).bstats);
             stats_add(core::ptr::addr_of_mut!((*bstats).bytes), len.into());
             stats_add(
@@ -588,7 +604,7 @@ impl<T: Discipline> Qdisc<T> {
         // volatile store in Rust).
         unsafe {
             let drops = core::ptr::addr_of_mut!((*self.as_raw()).qstats.drops);
-            core::ptr::write_volatile(drops, (*drops).wrapping_add(1));
+            write_once(drops, (*drops).wrapping_add(1));
         }
         NetXmit::Drop
     }
@@ -622,7 +638,7 @@ impl<T: Discipline> Qdisc<T> {
     /// Arms the qdisc's timer to run [`Discipline::timer`] in `ms`
     /// milliseconds, unless it is armed to run earlier (`timer_reduce()`).
     pub(crate) fn arm_timer(&self, ms: u32) {
-        kernel::build_assert!(T::HAS_TIMER, "arm_timer without Discipline::timer");
+        build_assert!(T::HAS_TIMER, "arm_timer without Discipline::timer");
         // SAFETY: The qdisc is valid (type invariant), and a discipline with
         // a timer has it set up from before its own init until destroy
         // (`Private` invariant), which no holder of a `Qdisc` outlives.
@@ -760,6 +776,20 @@ impl<T: Discipline> Drop for TreeGuard<'_, T> {
     }
 }
 
+/// Stores `value` at `place` in one access (`WRITE_ONCE()`: a volatile
+/// store in Rust), for fields of `struct Qdisc` that the core reads without
+/// the lock.
+///
+/// # Safety
+///
+/// `place` is valid for writes, aligned, and the caller may write it (it
+/// holds the qdisc's lock).
+#[inline(always)]
+unsafe fn write_once<V: Copy>(place: *mut V, value: V) {
+    // SAFETY: The caller's promise.
+    unsafe { core::ptr::write_volatile(place, value) }
+}
+
 /// Adds `n` to a byte or packet counter of the qdisc's `bstats`
 /// (`u64_stats_add()`, which on 64-bit is `local64_add()`).
 ///
@@ -806,20 +836,5 @@ impl ExtAck<'_> {
         // SAFETY: `self.0` is null or valid (type invariant); the message is
         // static, as the extack keeps the pointer after we return.
         unsafe { bindings::sch_plug_set_err_msg(self.0, msg.as_char_ptr()) };
-    }
-}
-
-/// Module parameters, declared in C (`bindings/params.c`): the `module!`
-/// macro of 6.12 cannot declare them.
-pub(crate) mod params {
-    use super::bindings;
-
-    /// `c_quirks` (`/sys/module/sch_plug/parameters/c_quirks`, also an
-    /// `insmod` argument): new plugs follow the 6.12 C rules.
-    #[inline]
-    pub(crate) fn c_quirks() -> bool {
-        // SAFETY: Reads a `bool` module parameter with `READ_ONCE`; no
-        // precondition.
-        unsafe { bindings::sch_plug_c_quirks() }
     }
 }

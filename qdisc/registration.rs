@@ -4,8 +4,8 @@
 //! trampolines, and its registration with the qdisc core.
 
 use super::{
-    bindings, Control, DataPath, Discipline, Dump, ExtAck, MtuChange, Peek, Private, Qdisc, SkBuff,
-    StatsDump, ToFree,
+    bindings, compat, Control, DataPath, Discipline, Dump, ExtAck, MtuChange, Peek, Private, Qdisc,
+    SkBuff, StatsDump, ToFree,
 };
 use core::{
     ffi::c_void,
@@ -17,7 +17,6 @@ use core::{
 use kernel::{
     error::{from_result, to_result},
     ffi::{c_int, c_ulong},
-    init::PinInit,
     prelude::*,
     types::Opaque,
     ThisModule,
@@ -67,7 +66,10 @@ impl<T: Discipline> Adapter<T> {
         // `Qdisc_ops::id` is `char[IFNAMSIZ]` with its terminating NUL: a
         // longer kind would be cut and registered under a name nobody asks
         // for.
-        assert!(T::KIND.len() < 16, "a qdisc kind has at most 15 bytes");
+        assert!(
+            compat::kind_bytes(T::KIND).len() <= 16,
+            "a qdisc kind has at most 15 bytes"
+        );
     };
 
     /// # Safety
@@ -106,7 +108,7 @@ impl<T: Discipline> Adapter<T> {
             // error the initialiser leaves the slot uninitialised, and
             // `ready` stays false.
             unsafe {
-                init.__pinned_init((*private).state.as_mut_ptr())?;
+                compat::init_at(init, (*private).state.as_mut_ptr())?;
                 (*private).ready = true;
             }
             Ok(0)
@@ -422,7 +424,7 @@ impl<T: Discipline> Adapter<T> {
         #[allow(clippy::let_unit_value)]
         let () = Self::LAYOUT_OK;
         let mut id = [0; 16];
-        let kind = T::KIND.as_bytes_with_nul();
+        let kind = compat::kind_bytes(T::KIND);
         let mut i = 0;
         // Fits with its NUL: checked in `LAYOUT_OK`.
         while i < kind.len() {

@@ -2,7 +2,7 @@
 
 //! Owned socket buffers and the deferred-free list of the enqueue path.
 
-use super::bindings;
+use super::{bindings, compat};
 use core::{marker::PhantomData, ptr::NonNull};
 
 /// A socket buffer owned by Rust code.
@@ -62,30 +62,17 @@ impl SkBuff {
         // SAFETY: A buffer a qdisc handles carries a `struct qdisc_skb_cb` at
         // the start of its control buffer (`qdisc_skb_cb()`), which is large
         // and aligned enough for it (48 bytes, 8-byte aligned).
-        unsafe { (*cb).__bindgen_anon_1.pkt_len }
+        unsafe { compat::pkt_len(cb) }
     }
 
-    /// How many packets the buffer counts for in packet counters: its GSO
-    /// segments for a GSO buffer, else 1 (what `bstats_update()` adds).
+    /// How many packets the buffer counts for in packet counters (what
+    /// `bstats_update()` adds): its GSO segments, 1 for a packet that is
+    /// not GSO.
     #[inline]
     pub(crate) fn segs(&self) -> u32 {
-        let skb = self.0.as_ptr();
-        // SAFETY: The buffer is valid and ours (type invariant), so its
-        // shared info lies at `head + end` (`skb_shinfo()`; `end` is an
-        // offset on 64-bit, `NET_SKBUFF_DATA_USES_OFFSET`).
-        let shinfo = unsafe {
-            (*skb)
-                .head
-                .add((*skb).end as usize)
-                .cast::<bindings::skb_shared_info>()
-        };
-        // SAFETY: `shinfo` points to the buffer's valid shared info.
-        let (gso_size, gso_segs) = unsafe { ((*shinfo).gso_size, (*shinfo).gso_segs) };
-        if gso_size != 0 {
-            u32::from(gso_segs)
-        } else {
-            1
-        }
+        // SAFETY: The buffer is valid and ours (type invariant), and a
+        // buffer a qdisc handles carries a `struct qdisc_skb_cb`.
+        unsafe { compat::pkt_segs(self.0.as_ptr()) }
     }
 }
 

@@ -19,7 +19,7 @@ use qdisc::{Control, Discipline, Dump, ExtAck, NetXmit, Peek, Qdisc, SkBuff, ToF
 qdisc::module_qdisc! {
     discipline: Pinned,
     name: "sch_rpinned",
-    author: "sch_plug-rs developers",
+    authors: ["sch_plug-rs developers"],
     description: "Byte FIFO with a pinned, dropped state (test of the qdisc layer)",
     license: "GPL",
     alias: ["net-sch-rpinned"],
@@ -39,6 +39,9 @@ struct Pinned {
 }
 
 #[pinned_drop]
+// pin-init's `#[pinned_drop]` (6.15+) writes an `unsafe impl` here; 6.12's
+// macro rejects a plain attribute in its input, but not this one.
+#[cfg_attr(kernel_6_19, allow(unsafe_code))]
 impl PinnedDrop for Pinned {
     fn drop(self: Pin<&mut Self>) {
         LIVE.fetch_sub(1, Ordering::Relaxed);

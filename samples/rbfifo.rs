@@ -12,7 +12,7 @@ use qdisc::{Control, Discipline, Dump, ExtAck, NetXmit, Peek, Qdisc, SkBuff, ToF
 qdisc::module_qdisc! {
     discipline: Fifo,
     name: "sch_rbfifo",
-    author: "sch_plug-rs developers",
+    authors: ["sch_plug-rs developers"],
     description: "Byte-limited FIFO (Rust sample of the qdisc layer)",
     license: "GPL",
     alias: ["net-sch-rbfifo"],
@@ -44,7 +44,11 @@ impl Discipline for Fifo {
             .dev_tx_queue_len()
             .wrapping_mul(sch.dev_psched_mtu())
             .to_ne_bytes();
-        Ok(Fifo(limit(sch, options.unwrap_or(&default), extack)?))
+        Ok(qdisc::value(Fifo(limit(
+            sch,
+            options.unwrap_or(&default),
+            extack,
+        )?)))
     }
 
     #[inline] // Into the layer's trampoline, as a C qdisc's own function is.

@@ -13,7 +13,13 @@ objtree=$1 header=$2 out=$3
 cmdfile=$objtree/rust/bindings/.bindings_generated.rs.cmd
 [ -f "$cmdfile" ] || { echo "bindgen.sh: $cmdfile missing: is $objtree a built kernel with CONFIG_RUST=y?" >&2; exit 1; }
 
-cmd=$(sed -n 's/^savedcmd_[^ ]* := //p' "$cmdfile")
+# The saved command is as make wrote it: 7.x escapes `#` as `$(pound)` in
+# `--with-attribute-custom-enum=<enum>='$(pound)[cfi_encoding="…"]'`
+# (rust/bindgen_parameters). Those options add `#[cfi_encoding]`, which needs
+# a feature modules may not enable (scripts/Makefile.build lists the allowed
+# ones), and no type of ours needs them: drop them (6.12 has none).
+cmd=$(sed -n -e '/^savedcmd_/!d' -e 's/^savedcmd_[^ ]* := //' -e "s/ --with-attribute-custom-enum=[^ ']*'[^']*'//g" \
+	-e 's/\$(pound)/#/g' -e p "$cmdfile")
 # <bindgen> <helper.h> <options> -o <out> -- -Wp,-MMD,<dep> <cflags> -DKBUILD_MODFILE=... ; sed ...
 bindgen=${cmd%% *}
 options=$(printf '%s' "$cmd" | sed -e 's/^[^ ]* [^ ]* //' -e 's/ -o rust\/bindings\/bindings_generated.rs -- .*//')

@@ -26,9 +26,9 @@ PKGS=(
 )
 case $KERNEL in
 6.12) PKGS+=("linux-source-$KERNEL_SERIES") ;;     # the kernel we build
-# 7.3 needs LLVM >= 17 (Debian 12's own, not its default 14); its source comes
-# from trixie-backports, below.
-7.3) PKGS+=(clang-19 lld-19 llvm-19 libclang1-19) ;;
+# 7.3's source comes from trixie-backports, and its LLVM (rustc's) is
+# installed after rustc, below.
+7.3) ;;
 esac
 RUST_PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web)
 
@@ -119,11 +119,28 @@ if ! rust_ok; then
 	did=1
 fi
 
-# bindgen-cli, pinned, under the cache (Debian's 0.60 is below 6.12's minimum).
+# 7.3 is built with the LLVM of rustc's own major version (22 for rustc-web
+# 1.95; lib.sh), not Debian 12's default 14: 7.3 needs LLVM >= 17, and
+# CONFIG_RUST_INLINE_HELPERS needs clang and rustc on one LLVM.
+if [ "$KERNEL" = 7.3 ]; then
+	LLVM_SUFFIX=-$(rustc_llvm_major)
+	missing=()
+	for p in "clang$LLVM_SUFFIX" "lld$LLVM_SUFFIX" "llvm$LLVM_SUFFIX" "libclang1$LLVM_SUFFIX"; do
+		[ -n "$(installed_version "$p")" ] || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		apt_update
+		log "installing Debian packages: ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+		did=1
+	fi
+fi
+
+# bindgen-cli, pinned per line (lib.sh), under the cache.
 if ! [ -x "$BINDGEN" ] || ! "$BINDGEN" --version | grep -F "$BINDGEN_VERSION" >/dev/null; then
 	command -v cargo >/dev/null || die "cargo is needed to build bindgen-cli $BINDGEN_VERSION"
-	log "building bindgen-cli $BINDGEN_VERSION into $CACHE/tools (~2 min)"
-	cargo install --quiet --locked --root "$CACHE/tools" bindgen-cli --version "$BINDGEN_VERSION"
+	log "building bindgen-cli $BINDGEN_VERSION into $BINDGEN_ROOT (~2 min)"
+	cargo install --quiet --locked --root "$BINDGEN_ROOT" bindgen-cli --version "$BINDGEN_VERSION"
 	did=1
 fi
 

@@ -6,7 +6,8 @@
 #
 # The kernel is Debian's linux-source-$KERNEL (6.12 by default; see lib.sh),
 # configured as tinyconfig plus kernel/base.config plus
-# kernel/<flavour>.config, and built with LLVM=$KLLVM (1 on 6.12, -19 on 7.3)
+# kernel/<flavour>.config (plus kernel/$KERNEL.config where the line has one),
+# and built with LLVM=$KLLVM (1 on 6.12, rustc's LLVM major, -22, on 7.3)
 # and Debian's rustc-web into $CACHE/kernels/<flavour>-<key> (6.12) or
 # $CACHE/kernels/7.3-<flavour>-<key>, where the key hashes the source
 # version, both fragments and the toolchain versions. A build is reused until
@@ -51,11 +52,11 @@ rm -rf "$out"
 mkdir -p "$out"
 log "configuring $KERNEL $flavour kernel in $out"
 kmake -s tinyconfig >/dev/null
-"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-	"$TOP/kernel/base.config" "$TOP/kernel/$flavour.config" >/dev/null
+mapfile -t fragments < <(kernel_fragments "$flavour")
+"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${fragments[@]}" >/dev/null
 kmake -s olddefconfig >/dev/null
 # merge_config warns but does not fail when Kconfig drops a requested option.
-missing=$(grep -hE '^CONFIG_[A-Z0-9_]+=' "$TOP/kernel/base.config" "$TOP/kernel/$flavour.config" |
+missing=$(grep -hE '^CONFIG_[A-Z0-9_]+=' "${fragments[@]}" |
 	while read -r line; do grep -qxF "$line" "$out/.config" || echo "$line"; done)
 [ -z "$missing" ] || die "Kconfig did not keep: $missing (is Rust available? try: make -C $src O=$out LLVM=$KLLVM RUSTC=$RUSTC BINDGEN=$BINDGEN rustavailable)"
 

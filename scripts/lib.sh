@@ -14,8 +14,6 @@ RUSTC=${RUSTC:-/usr/bin/rustc}
 RUSTDOC=${RUSTDOC:-/usr/bin/rustdoc}
 RUSTFMT=${RUSTFMT:-/usr/bin/rustfmt}
 CLIPPY_DRIVER=${CLIPPY_DRIVER:-/usr/bin/clippy-driver}
-BINDGEN_VERSION=0.71.1
-BINDGEN=${BINDGEN:-$CACHE/tools/bin/bindgen}
 VNG_VERSION=1.42
 VENV=$CACHE/venv
 # The kernel line: KERNEL=6.12|7.3 (the Makefile exports it; default 6.12).
@@ -23,19 +21,40 @@ VENV=$CACHE/venv
 #         LLVM (clang 14): KLLVM=1, KCLANG=clang; cache dirs <flavour>-<key>.
 #   7.3   linux-source-7.3 of trixie-backports, fetched into the cache with a
 #         private apt sources list (scripts/deps.sh; nothing of the machine's
-#         apt setup changes), built with Debian 12's LLVM 19 (7.3 needs
-#         LLVM >= 17): KLLVM=-19, KCLANG=clang-19; cache dirs 7.3-<flavour>-<key>.
+#         apt setup changes), built with the Debian 12 LLVM whose major is
+#         rustc's own (22 for rustc-web 1.95: clang-22, lld-22, llvm-22), so
+#         that Kconfig's RUSTC_CLANG_LLVM_COMPATIBLE holds and
+#         CONFIG_RUST_INLINE_HELPERS (kernel/7.3.config) can link C helpers
+#         as LLVM bitcode into Rust objects (7.3 needs LLVM >= 17):
+#         KLLVM=-22, KCLANG=clang-22; cache dirs 7.3-<flavour>-<key>.
 # KLLVM is what every kernel or module make gets as LLVM=.
 KERNEL=${KERNEL:-6.12}
+# The LLVM major version rustc was built with (22 for rustc-web 1.95). Before
+# scripts/deps.sh has installed rustc: 22, and deps.sh asks again after.
+rustc_llvm_major() {
+	local v=
+	[ ! -x "$RUSTC" ] || v=$("$RUSTC" --version --verbose | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+	echo "${v:-22}"
+}
+# bindgen-cli, pinned per line and installed under the cache: 0.71.1 for
+# 6.12 (Debian's 0.60 is below its minimum); 0.72.1 for 7.3, because LLVM 22
+# no longer reports elaborated types and older bindgen then silently turns
+# every struct declared before its definition into an opaque byte
+# (rust-bindgen #3264, fixed in 0.72.1).
 case $KERNEL in
-6.12) KLLVM=1 LLVM_SUFFIX= KCLANG=clang KDIR_PREFIX= ;;
-7.3) KLLVM=-19 LLVM_SUFFIX=-19 KCLANG=clang-19 KDIR_PREFIX=7.3- ;;
+6.12) KLLVM=1 LLVM_SUFFIX= KCLANG=clang KDIR_PREFIX=
+	BINDGEN_VERSION=0.71.1 BINDGEN_ROOT=$CACHE/tools ;;
+7.3)
+	LLVM_SUFFIX=-$(rustc_llvm_major)
+	KLLVM=$LLVM_SUFFIX KCLANG=clang$LLVM_SUFFIX KDIR_PREFIX=7.3-
+	BINDGEN_VERSION=0.72.1 BINDGEN_ROOT=$CACHE/tools/bindgen-0.72.1 ;;
 *) printf 'error: unknown KERNEL %s (have: 6.12, 7.3)\n' "$KERNEL" >&2; exit 1 ;;
 esac
 KERNEL_SERIES=$KERNEL
 export KERNEL
+BINDGEN=${BINDGEN:-$BINDGEN_ROOT/bin/bindgen}
 # bindgen (clang-sys) loads the newest libclang it finds unless told: pin it
-# to the line's LLVM, so that installing LLVM 19 for 7.3 changes nothing on
+# to the line's LLVM, so that installing LLVM 22 for 7.3 changes nothing on
 # 6.12 (which has always loaded the default LLVM's, 14).
 if [ -z "${LIBCLANG_PATH:-}" ] &&
 	libclang_dir=$(llvm-config$LLVM_SUFFIX --libdir 2>/dev/null); then
@@ -72,11 +91,18 @@ kernel_key() {
 	local flavour=$1
 	{
 		kernel_src_version
-		cat "$TOP/kernel/base.config" "$TOP/kernel/$flavour.config"
+		kernel_fragments "$flavour" | xargs cat
 		"$RUSTC" --version
 		"$KCLANG" --version | head -n1
 		"$BINDGEN" --version
 	} | sha256sum | cut -c1-16
+}
+
+# The config fragments of a flavour on this line, in merge order: the base,
+# the flavour, and the line's own (kernel/7.3.config: options 6.12 lacks).
+kernel_fragments() {
+	printf '%s\n' "$TOP/kernel/base.config" "$TOP/kernel/$1.config"
+	[ ! -f "$TOP/kernel/$KERNEL.config" ] || echo "$TOP/kernel/$KERNEL.config"
 }
 
 kernel_build_dir() {
@@ -102,7 +128,7 @@ ksft_install() {
 	mkdir -p "$inst"
 	cp -r "$ksft/kselftest" "$ksft/run_kselftest.sh" "$inst/"
 	make -s --no-print-directory -C "$TOP/tests" KSFT_DIR="$ksft" \
-		KDIR="$1" LLVM=1 INSTALL_PATH="$inst/net/sch_plug" install >&2
+		KDIR="$1" LLVM="$KLLVM" INSTALL_PATH="$inst/net/sch_plug" install >&2
 	make -s --no-print-directory -C "$TOP/tests" KSFT_DIR="$ksft" \
 		COLLECTION=net/sch_plug emit_tests >"$inst/kselftest-list.txt"
 	echo "$inst"
