@@ -16,10 +16,26 @@
 //! | [`value`] | a value is a `PinInit<T, E>` for every `E` | only `Result<T, E>` is (the pin-init crate, 6.15) |
 //! | [`init_at`] | `PinInit::__pinned_init` | `PinInit::__init` |
 //! | [`pkt_len`], [`pkt_segs`] | `pkt_len` in an anonymous struct of `qdisc_skb_cb`; `bstats_update()` counts `gso_segs` of the shared info | the struct flattened, and a `pkt_segs` field that `bstats_update()` counts (6.19) |
+//! | [`emsgsize`] | built from the errno | `kernel::error::code::EMSGSIZE` |
 //! | `qdisc_module_info!` | `module!` with `author`, no `params` | `module!` with `authors` (6.17) and `params` (6.19) |
 
 use super::bindings;
+#[cfg(kernel_6_19)]
+use kernel::error::code;
 use kernel::prelude::*;
+
+/// "Message too long", what a full netlink message is: in
+/// `kernel::error::code` since 6.13.
+#[cfg(kernel_6_19)]
+pub(super) fn emsgsize() -> Error {
+    code::EMSGSIZE
+}
+/// "Message too long", what a full netlink message is: 6.12's
+/// `kernel::error::code` has no `EMSGSIZE`.
+#[cfg(not(kernel_6_19))]
+pub(super) fn emsgsize() -> Error {
+    Error::from_errno(-(kernel::bindings::EMSGSIZE as i32))
+}
 
 /// The kind string with its NUL, in const context.
 #[cfg(kernel_6_19)]

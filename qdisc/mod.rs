@@ -28,17 +28,23 @@
 //!
 //! | here | C |
 //! |---|---|
-//! | [`Qdisc::enqueue_tail`] | `qdisc_enqueue_tail()` (`__qdisc_enqueue_tail()`, `qdisc_qstats_backlog_inc()`) |
+//! | [`Qdisc::enqueue_tail`] | `qdisc_enqueue_tail()` (`__qdisc_enqueue_tail()`, `qdisc_qstats_backlog_inc()`; `qlen` and `backlog` written once, as 7.x's `WRITE_ONCE()`s) |
 //! | [`Qdisc::dequeue_head`], [`Qdisc::dequeue_head_if`] | `qdisc_dequeue_head()` (`__qdisc_dequeue_head()`, `qdisc_qstats_backlog_dec()`, `qdisc_bstats_update()`) |
 //! | [`Qdisc::drop_packet`] | `qdisc_drop()` (`__qdisc_drop()`, `qdisc_qstats_drop()`) |
 //! | [`DataPath::ByteFifo`] | `bfifo_enqueue()` (on `skb->len`, the sum in 64 bits) and `qdisc_dequeue_head()` of `net/sched/sch_fifo.c`; a plug in pass-through runs it: `t-plug-basic` checks its drops at the limit, `t-prio-leaf` its `Sent` counter as a leaf |
-//! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` |
-//! | [`SkBuff::segs`] | the `gso_segs` part of `bstats_update()` |
+//! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` (`compat::pkt_len`: the field's place differs by line) |
+//! | [`SkBuff::segs`] | the packet count of `bstats_update()`: `gso_segs` of the shared info on 6.12, `qdisc_pkt_segs()` on 7.x (`compat::pkt_segs`); `t-rbfifo` sends UDP GSO packets and compares `Sent … pkt` with C's `bfifo` |
 //! | `stats_add` | `u64_stats_add()` on 64-bit (`local64_add()`) |
 //! | [`Qdisc::queued`] | `sch->q.qlen` less what the core parks there after a dequeue: `gso_skb` (`dev_requeue_skb()`, `qdisc_peek_dequeued()`) and `skb_bad_txq` (`qdisc_enqueue_skb_bad_txq()`); `t-multiqueue` parks one in each way the test device allows and fails if the count is off |
 //!
-//! Everything else calls the kernel, through out-of-line copies of its
-//! static inlines (`bindings/helpers.c`).
+//! Everything else calls the kernel, through copies of its static inlines
+//! (`bindings/helpers.c`): out of line on 6.12, inlined into the Rust code
+//! on 7.x, where the module links them in as LLVM bitcode
+//! (`CONFIG_RUST_INLINE_HELPERS`, `Kbuild`).
+//!
+//! The mirrors were checked against `include/net/sch_generic.h` of both
+//! lines (Linux 6.12.118 and 7.3.4); where the kernel crates of the two lines
+//! differ, the difference is in `compat.rs`.
 
 mod bindings;
 mod compat;
@@ -57,11 +63,6 @@ pub(crate) use skb::{SkBuff, ToFree};
 use core::{marker::PhantomData, mem::MaybeUninit, pin::Pin, ptr::NonNull};
 use kernel::{prelude::*, types::Opaque};
 
-// `kernel::error::code` of 6.12 has no `EMSGSIZE`: "message too long", what a
-// full netlink message is.
-fn emsgsize() -> Error {
-    Error::from_errno(-(kernel::bindings::EMSGSIZE as i32))
-}
 
 /// Declares a kernel module that registers one qdisc kind.
 ///
@@ -318,13 +319,13 @@ impl Dump<'_> {
     /// Puts `payload` as the qdisc's `TCA_OPTIONS` attribute (`nla_put`).
     /// Fails with `EMSGSIZE` when the message is full.
     pub(crate) fn options(&mut self, payload: &[u8]) -> Result {
-        let len = i32::try_from(payload.len()).map_err(|_| emsgsize())?;
+        let len = i32::try_from(payload.len()).map_err(|_| compat::emsgsize())?;
         // SAFETY: The skb is the message being built (type invariant);
         // `payload` is valid for `len` bytes and copied by `nla_put`.
         let ret =
             unsafe { bindings::sch_plug_nla_put_options(self.0, len, payload.as_ptr().cast()) };
         if ret < 0 {
-            return Err(emsgsize());
+            return Err(compat::emsgsize());
         }
         Ok(())
     }
@@ -342,7 +343,7 @@ impl StatsDump<'_> {
     /// Puts `xstats` as the qdisc's extended statistics (`TCA_XSTATS`,
     /// `gnet_stats_copy_app`).
     pub(crate) fn app(&mut self, xstats: &[u8]) -> Result {
-        let len = i32::try_from(xstats.len()).map_err(|_| emsgsize())?;
+        let len = i32::try_from(xstats.len()).map_err(|_| compat::emsgsize())?;
         // SAFETY: The dump is the running one (type invariant);
         // `gnet_stats_copy_app` copies `len` bytes from the valid `xstats`
         // and does not write through the pointer despite its type.
@@ -350,7 +351,7 @@ impl StatsDump<'_> {
             bindings::sch_plug_copy_xstats(self.0, xstats.as_ptr().cast_mut().cast(), len)
         };
         if ret < 0 {
-            return Err(emsgsize());
+            return Err(compat::emsgsize());
         }
         Ok(())
     }

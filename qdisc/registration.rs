@@ -16,7 +16,7 @@ use core::{
 };
 use kernel::{
     error::{from_result, to_result},
-    ffi::{c_int, c_ulong},
+    ffi::{c_char, c_int, c_ulong},
     prelude::*,
     types::Opaque,
     ThisModule,
@@ -428,7 +428,8 @@ impl<T: Discipline> Adapter<T> {
         let mut i = 0;
         // Fits with its NUL: checked in `LAYOUT_OK`.
         while i < kind.len() {
-            id[i] = kind[i] as _;
+            // `c_char` is `i8` on 6.12, `u8` on 7.x: the same byte.
+            id[i] = c_char::from_ne_bytes([kind[i]]);
             i += 1;
         }
         bindings::Qdisc_ops {

@@ -10,9 +10,11 @@
 kdir=$("$TOP/scripts/kernel.sh" perf)
 ko=$("$TOP/scripts/build-module.sh" perf)
 "$TOP/scripts/tools.sh" >/dev/null
-out=$CACHE/bench
+# One directory per kernel line: the figures of one line are never compared
+# with the other's C module.
+out=$CACHE/bench/$KERNEL
 mkdir -p "$out"
-log "booting the perf kernel with instruction counting (about 10 minutes)"
+log "booting the $KERNEL perf kernel with instruction counting (about 10 minutes)"
 # BENCH_* variables (counts, runs, cycles) reach the guest through the environment.
 export BENCH_COUNT=${BENCH_COUNT:-} BENCH_RUNS=${BENCH_RUNS:-}
 set +e

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# `make check`: host tests, module build, lint, then the in-guest suite.
+# `make check`: host tests, module build, lint, then the in-guest suite, on
+# the kernel line $KERNEL; then, with CHECK_OTHER_LINE=<line>, the module
+# build and the cross-line subset of the suite on that line too.
 # Prints the KTAP of each part and ends with one line "N passed, N failed".
 #
 #   scripts/check.sh [flavour] [t-name ...]    (default: debug, every test)
+#   scripts/check.sh --subset [flavour]        the other line's part (below)
 . "$(dirname "$0")/lib.sh"
+subset=
+if [ "${1:-}" = --subset ]; then subset=1; shift; fi
 flavour=${1:-debug}
 shift || true
+# What runs on the line that is not the default (README: two kernel lines):
+# the module and both samples build, then these tests, which between them
+# touch every part of the layer and each user's recipe.
+SUBSET_TESTS="t-module t-plug-basic t-differential t-remus t-clients t-users t-multiqueue t-smp"
 passed=0 failed=0
 result() { # result <ok|fail> <name>
 	if [ "$1" = ok ]; then passed=$((passed + 1)); echo "ok - $2"
@@ -15,6 +24,52 @@ cd "$TOP"
 # Per checkout: two clones checking at once must not share their logs.
 logdir=$CACHE/check-logs/$(printf %s "$TOP" | sha1sum | cut -c1-12)
 mkdir -p "$logdir"
+
+if [ -n "$subset" ]; then
+	logdir=$logdir/$KERNEL
+	mkdir -p "$logdir"
+	# Built outside the repository ($CACHE/module-$KDIR_PREFIX<flavour>),
+	# so the default line's objects in the checkout stay as they are.
+	log "module build on $KERNEL ($flavour), outside the checkout"
+	if ko=$("$TOP/scripts/build-module.sh" "$flavour" 2>"$logdir/build.log"); then result ok "$KERNEL: module builds"
+	else tail -n 40 "$logdir/build.log"; result fail "$KERNEL: module builds"; ko=; fi
+	kdir=$("$TOP/scripts/kernel.sh" --dir "$flavour")
+	# Clippy of this line's toolchain on this line's kernel crate, warnings
+	# as errors, in the same copy (its Rust objects rebuilt).
+	if [ -n "$ko" ]; then
+		dst=$(dirname "$ko")
+		log "lint on $KERNEL (CLIPPY=1, warnings as errors)"
+		touch "$dst/module.rs" "$dst"/samples/*.rs
+		if make -C "$kdir" M="$dst" LLVM="$KLLVM" RUSTC="$RUSTC" CLIPPY_DRIVER="$CLIPPY_DRIVER" BINDGEN="$BINDGEN" \
+			CLIPPY=1 KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror modules >"$logdir/lint.log" 2>&1 &&
+			! grep -qE '^(warning|error)' "$logdir/lint.log"; then result ok "$KERNEL: lint clean"
+		else cat "$logdir/lint.log"; result fail "$KERNEL: lint clean"; fi
+	fi
+	if inst=$(ksft_install "$kdir" 2>"$logdir/ksft.log") && [ -x "$inst/net/sch_plug/t-module.sh" ]; then
+		result ok "$KERNEL: tests install as a kselftest collection"
+	else cat "$logdir/ksft.log"; result fail "$KERNEL: tests install as a kselftest collection"; fi
+	if [ -n "$ko" ]; then
+		[ $# -gt 0 ] || set -- $SUBSET_TESTS
+		log "in-guest suite on the $KERNEL $flavour kernel: $*"
+		set +e
+		"$TOP/scripts/guest.sh" --timeout 3000 --ko "$ko" "$flavour" "$TOP/tests/run-suite.sh" \
+			"$inst" "$@" >"$logdir/guest.log" 2>&1
+		grc=$?
+		set -e
+		echo "# $KERNEL guest: $*"
+		sed 's/^/# /' "$logdir/guest.log" | grep -E '^# (# )?(not )?ok ' || true
+		read -r gp gf < <(ksft_count "$logdir/guest.log" $#)
+		passed=$((passed + gp)); failed=$((failed + gf))
+		if [ "$grc" != 0 ] && [ "$gf" = 0 ]; then tail -n 30 "$logdir/guest.log"; result fail "$KERNEL guest run (exit $grc)"; fi
+		if [ "$grc" = 0 ] && [ "$gp" = 0 ]; then result fail "$KERNEL guest ran no test"; fi
+		[ "$gf" = 0 ] || cat "$logdir/guest.log"
+	else
+		result fail "$KERNEL: in-guest suite (no module to test)"
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit
+fi
 
 log "host tests (cargo test of epoch.rs)"
 if "$TOP/scripts/test-host.sh" >"$logdir/host.log" 2>&1; then st=ok; else st=fail; cat "$logdir/host.log"; fi
@@ -101,6 +156,24 @@ if [ -f "$TOP/sch_plug.ko" ]; then
 	done
 else
 	result fail "in-guest suite (no module to test)"
+fi
+
+if [ -n "${CHECK_OTHER_LINE:-}" ]; then
+	log "the other kernel line, $CHECK_OTHER_LINE: module build and the cross-line tests"
+	KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/deps.sh" >"$logdir/deps-$CHECK_OTHER_LINE.log" 2>&1 || true
+	set +e
+	KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/kernel.sh" "$flavour" >"$logdir/kernel-$CHECK_OTHER_LINE.log" 2>&1
+	krc=$?
+	KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/check.sh" --subset "$flavour" >"$logdir/other.log" 2>&1
+	set -e
+	if [ "$krc" != 0 ]; then tail -n 30 "$logdir/kernel-$CHECK_OTHER_LINE.log"; result fail "$CHECK_OTHER_LINE $flavour kernel builds"; fi
+	grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$logdir/other.log" || true
+	if op=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logdir/other.log" | tail -n1) && [ -n "$op" ]; then
+		set -- $op
+		passed=$((passed + $1)); failed=$((failed + $3))
+	else
+		result fail "$CHECK_OTHER_LINE part reported no count"
+	fi
 fi
 
 echo "$passed passed, $failed failed"
