@@ -201,11 +201,31 @@ loaded_build_id() {
 	h=${h//[$' \n']/}
 	echo "$h"
 }
+# loaded_c_quirks: c_quirks of our loaded plug, Y or N, in PLUG_C_QUIRKS,
+# and where it was read in PLUG_C_QUIRKS_FROM: the parameter in sysfs where
+# that exists (6.12: a C module_param, 0644); where it does not (7.3: a
+# `module!` parameter has perm 0), what a probe plug on the loopback of a
+# new namespace reports in its xstats (plugctl.py c-quirks: 5 to 7 s in
+# the 6.12 debug guest, python3's start included). TEST_QUIRKS_PROBE=1
+# probes where the file exists too, and the two must agree. False, the
+# reason in PLUG_C_QUIRKS, if the probe fails.
+QUIRKS_PARAM=/sys/module/sch_plug/parameters/c_quirks
+loaded_c_quirks() {
+	PLUG_C_QUIRKS=
+	if [ "${TEST_QUIRKS_PROBE:-0}" != 1 ] && [ -e "$QUIRKS_PARAM" ]; then
+		PLUG_C_QUIRKS_FROM=$QUIRKS_PARAM
+		read -r PLUG_C_QUIRKS <"$QUIRKS_PARAM"
+		return
+	fi
+	PLUG_C_QUIRKS_FROM="a probe plug's xstats"
+	[ -e "$QUIRKS_PARAM" ] && PLUG_C_QUIRKS_FROM="$QUIRKS_PARAM and a probe plug's xstats"
+	PLUG_C_QUIRKS=$("$PY" -S "$HERE/plugctl.py" c-quirks 2>&1)
+}
 # plug_is <ours|c> [param=value...]: the loaded sch_plug is that one: ours
 # is out of tree (taint O in /proc/modules), C is not; its build ID
 # (/sys/module/sch_plug/notes) is that of SCH_PLUG_KO or C_PLUG_KO; and for
-# ours, c_quirks is what was asked (default N). Else false, with the reason
-# in PLUG_IS_WHY.
+# ours, c_quirks is what was asked (default N; loaded_c_quirks). Else false,
+# with the reason in PLUG_IS_WHY.
 plug_is() {
 	local want=$1 file loaded id quirks=N p
 	shift
@@ -227,10 +247,12 @@ plug_is() {
 		for p in "$@"; do
 			case $p in c_quirks=1 | c_quirks=Y | c_quirks=y) quirks=Y ;; c_quirks=*) quirks=N ;; esac
 		done
-		p=
-		read -r p </sys/module/sch_plug/parameters/c_quirks
-		if [ "$p" != "$quirks" ]; then
-			PLUG_IS_WHY="c_quirks is '$p', not '$quirks'"
+		if ! loaded_c_quirks; then
+			PLUG_IS_WHY="c_quirks of the loaded sch_plug unknown ($PLUG_C_QUIRKS_FROM): $PLUG_C_QUIRKS"
+			return 1
+		fi
+		if [ "$PLUG_C_QUIRKS" != "$quirks" ]; then
+			PLUG_IS_WHY="c_quirks is '$PLUG_C_QUIRKS' ($PLUG_C_QUIRKS_FROM), not '$quirks'"
 			return 1
 		fi
 	fi

@@ -32,6 +32,7 @@ NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 TCA_KIND, TCA_OPTIONS, TCA_STATS, TCA_XSTATS = 1, 2, 3, 4
 TC_H_ROOT = 0xFFFFFFFF
+LOOPBACK_IFINDEX = 1
 IFF_UP = 1
 
 BUFFER, RELEASE_ONE, RELEASE_INDEFINITE, LIMIT = 0, 1, 2, 3
@@ -39,6 +40,19 @@ ACTIONS = {"block": BUFFER, "release": RELEASE_ONE,
            "release_indefinite": RELEASE_INDEFINITE, "limit": LIMIT}
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def in_new_netns(fn):
+    """Run fn() inside a new network namespace of no name (unshare(2): it
+    lives while something made in it, a socket, holds it), then come back."""
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+        return fn()
+    finally:
+        _libc.setns(home, CLONE_NEWNET)
+        os.close(home)
 
 
 def in_netns(name, fn):
@@ -118,8 +132,12 @@ class Rtnl:
     """A rtnetlink socket in one namespace."""
 
     def __init__(self, netns):
-        self.sock = in_netns(netns, lambda: socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE))
+        """netns: a namespace's name, or None for a new one of no name
+        (in_new_netns), which goes with the socket: its only device is
+        the loopback, LOOPBACK_IFINDEX."""
+        def make():
+            return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        self.sock = in_new_netns(make) if netns is None else in_netns(netns, make)
         self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
         self.sock.bind((0, 0))
         self.seq = 0
@@ -326,24 +344,81 @@ def _build_id(data):
     return None if at < 0 else data[at + len(note) : at + len(note) + 20].hex()
 
 
-def loaded_plug():
-    """("ours" | "c" | "none", build ID, c_quirks) of the loaded sch_plug.
-    Ours is the out-of-tree one (taint O in /proc/modules)."""
+QUIRKS_PARAM = "/sys/module/sch_plug/parameters/c_quirks"
+
+
+def probe_c_quirks():
+    """c_quirks as the registered plug itself reports it: the last field of
+    its xstats (struct tc_plug_xstats, README.md; 1 if it follows the 6.12
+    C rules), "Y" or "N" as the parameter reads in sysfs, or None if its
+    xstats carry no such field (the C module has no xstats). The probe is a
+    plug on the loopback of a new namespace of no name, read and deleted;
+    the namespace goes with the socket. Raises if the plug cannot be made,
+    read or deleted."""
+    rtnl = Rtnl(None)
+    try:
+        err, text = rtnl.qdisc("add", LOOPBACK_IFINDEX)
+        if err:
+            raise OSError(err, f"c_quirks probe: a plug on lo of a new namespace: {text}")
+        try:
+            st = rtnl.stats(LOOPBACK_IFINDEX)
+        finally:
+            err, text = rtnl.qdisc("del", LOOPBACK_IFINDEX)
+        if err:
+            raise OSError(err, f"c_quirks probe: deleting the plug: {text}")
+    finally:
+        rtnl.sock.close()
+    if not st or st.get("kind") != "plug":
+        raise RuntimeError(f"c_quirks probe: the root qdisc of lo is {st}, not the plug")
+    x = st.get("xstats") or b""
+    if len(x) < 28:
+        return None
+    (quirks,) = struct.unpack_from("=I", x, 24)
+    return {0: "N", 1: "Y"}.get(quirks, str(quirks))
+
+
+def loaded_c_quirks():
+    """c_quirks of our loaded plug ("Y", "N"): its parameter in sysfs where
+    that exists (6.12: a C module_param, 0644); where it does not (7.3: a
+    `module!` parameter has perm 0), what a probe plug reports
+    (probe_c_quirks). With TEST_QUIRKS_PROBE=1 the probe also where the
+    file exists, which must then agree with it (else RuntimeError)."""
+    try:
+        with open(QUIRKS_PARAM) as f:
+            param = f.read().strip()
+    except FileNotFoundError:
+        param = None
+    if param is not None and os.environ.get("TEST_QUIRKS_PROBE", "0") != "1":
+        return param
+    probed = probe_c_quirks()
+    if param is not None and probed != param:
+        raise RuntimeError(f"c_quirks: {QUIRKS_PARAM} is {param!r}, a probe plug reports {probed!r}")
+    return probed
+
+
+def _loaded_kind():
+    """"ours", "c" or "none": ours is the out-of-tree one (taint O in
+    /proc/modules)."""
     with open("/proc/modules") as f:
         line = next((l for l in f if l.startswith("sch_plug ")), None)
     if line is None:
+        return "none"
+    return "ours" if "(O)" in line else "c"
+
+
+def loaded_plug():
+    """("ours" | "c" | "none", build ID, c_quirks) of the loaded sch_plug.
+    Ours is the out-of-tree one (taint O in /proc/modules); c_quirks is
+    ours only (loaded_c_quirks), None for the C module."""
+    kind = _loaded_kind()
+    if kind == "none":
         return "none", None, None
     try:
         with open("/sys/module/sch_plug/notes/.note.gnu.build-id", "rb") as f:
             bid = _build_id(f.read())
     except OSError:
         bid = None
-    try:
-        with open("/sys/module/sch_plug/parameters/c_quirks") as f:
-            quirks = f.read().strip()
-    except OSError:
-        quirks = None
-    return ("ours" if "(O)" in line else "c"), bid, quirks
+    return kind, bid, (loaded_c_quirks() if kind == "ours" else None)
 
 
 _FILE_IDS = {}
@@ -354,7 +429,7 @@ def load(which, ours_ko, c_ko):
     (ours) or "rust-quirks" (ours with c_quirks=1, the 6.12 rules). Raises
     if the old one does not unload or the one loaded is not the file meant
     (its taint, its build ID, c_quirks)."""
-    if loaded_plug()[0] != "none":
+    if _loaded_kind() != "none":
         for _ in range(100):  # a deleted namespace's plugs go in a workqueue
             with open("/sys/module/sch_plug/refcnt") as f:
                 if f.read().strip() == "0":
@@ -392,3 +467,15 @@ class Ktap:
             if not good:
                 print(f"# expected {exp!r}\n#      got {act!r}")
         return 0 if all(r[0] for r in self.results) else 1
+
+
+if __name__ == "__main__":
+    # plugctl.py c-quirks: loaded_c_quirks() for tests/lib.sh ("none" if the
+    # plug reports none); exit 1 with the reason if it cannot be learnt.
+    import sys
+    if sys.argv[1:] != ["c-quirks"]:
+        sys.exit("usage: plugctl.py c-quirks")
+    try:
+        print(loaded_c_quirks() or "none")
+    except (OSError, RuntimeError) as e:
+        sys.exit(f"plugctl.py c-quirks: {e}")
