@@ -121,15 +121,23 @@ tools_dir() {
 # files, kselftest-list.txt), with the kernel's lib.mk. One per checkout, in
 # the cache; prints its path. The guest runs it (tests/run-suite.sh).
 ksft_install() {
-	local ksft inst
+	local ksft dir inst
 	ksft=$(readlink -f "$1/source")/tools/testing/selftests
-	inst=$CACHE/ksft/$(printf %s "$TOP" | sha1sum | cut -c1-12)
-	rm -rf "$inst"
-	mkdir -p "$inst"
+	# Per checkout and per line: make check runs the two lines at once, and
+	# lib.mk builds the test device (tests/mqhold) in the tree it installs
+	# from, so each line installs from its own copy of tests/.
+	dir=$CACHE/ksft/$(printf %s "$TOP" | sha1sum | cut -c1-12)-$KERNEL
+	inst=$dir/inst
+	rm -rf "$dir"
+	mkdir -p "$inst" "$dir/src/scripts"
+	rsync -a --exclude=host/ --exclude=tools/ --exclude=__pycache__/ --exclude='*.o' --exclude='*.ko' \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' --exclude=Module.symvers \
+		--exclude=modules.order "$TOP/tests" "$dir/src/"
+	cp "$TOP/scripts/timeline.py" "$dir/src/scripts/"
 	cp -r "$ksft/kselftest" "$ksft/run_kselftest.sh" "$inst/"
-	make -s --no-print-directory -C "$TOP/tests" KSFT_DIR="$ksft" \
+	make -s --no-print-directory -C "$dir/src/tests" KSFT_DIR="$ksft" \
 		KDIR="$1" LLVM="$KLLVM" INSTALL_PATH="$inst/net/sch_plug" install >&2
-	make -s --no-print-directory -C "$TOP/tests" KSFT_DIR="$ksft" \
+	make -s --no-print-directory -C "$dir/src/tests" KSFT_DIR="$ksft" \
 		COLLECTION=net/sch_plug emit_tests >"$inst/kselftest-list.txt"
 	echo "$inst"
 }
