@@ -63,7 +63,6 @@ pub(crate) use skb::{SkBuff, ToFree};
 use core::{marker::PhantomData, mem::MaybeUninit, pin::Pin, ptr::NonNull};
 use kernel::{prelude::*, types::Opaque};
 
-
 /// Declares a kernel module that registers one qdisc kind.
 ///
 /// The discipline's C ops live in a `static` built at compile time, so that
