@@ -118,6 +118,9 @@ other_pid=
 if [ -n "${CHECK_OTHER_LINE:-}" ]; then
 	log "the other kernel line, $CHECK_OTHER_LINE, beside this one: module build, lint, the cross-line tests (progress: $logdir/other.log)"
 	(
+		# The line's own bindgen and libclang (lib.sh, the Makefile), not
+		# this line's, which the environment carries.
+		unset LIBCLANG_PATH BINDGEN
 		KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/deps.sh" >"$logdir/deps-$CHECK_OTHER_LINE.log" 2>&1 || true
 		if ! KERNEL=$CHECK_OTHER_LINE nice "$TOP/scripts/kernel.sh" "$flavour" >"$logdir/kernel-$CHECK_OTHER_LINE.log" 2>&1; then
 			tail -n 30 "$logdir/kernel-$CHECK_OTHER_LINE.log"
