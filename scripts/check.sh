@@ -71,6 +71,29 @@ if [ -n "$subset" ]; then
 	exit
 fi
 
+# The other line runs beside this one from the start: its kernel build, when
+# not cached, is the longest step of a cold make check, and this line's
+# guest leaves one of the two cores mostly idle (its tests mostly run on one
+# CPU); the other line's part is mostly one guest too.
+other_pid=
+if [ -n "${CHECK_OTHER_LINE:-}" ]; then
+	log "the other kernel line, $CHECK_OTHER_LINE, beside this one: module build, lint, the cross-line tests (progress: $logdir/other.log)"
+	(
+		# The line's own bindgen and libclang (lib.sh, the Makefile), not
+		# this line's, which the environment carries.
+		unset LIBCLANG_PATH BINDGEN
+		KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/deps.sh" >"$logdir/deps-$CHECK_OTHER_LINE.log" 2>&1 || true
+		if ! KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/kernel.sh" "$flavour" >"$logdir/kernel-$CHECK_OTHER_LINE.log" 2>&1; then
+			tail -n 30 "$logdir/kernel-$CHECK_OTHER_LINE.log"
+			echo "not ok - $CHECK_OTHER_LINE $flavour kernel builds"
+			echo "0 passed, 1 failed"
+			exit 1
+		fi
+		KERNEL=$CHECK_OTHER_LINE exec "$TOP/scripts/check.sh" --subset "$flavour"
+	) >"$logdir/other.log" 2>&1 &
+	other_pid=$!
+fi
+
 log "host tests (cargo test of epoch.rs)"
 if "$TOP/scripts/test-host.sh" >"$logdir/host.log" 2>&1; then st=ok; else st=fail; cat "$logdir/host.log"; fi
 # One result per host test case.
@@ -109,29 +132,6 @@ else cat "$logdir/ksft.log"; result fail "tests install as a kselftest collectio
 missing=$(grep -E '^CONFIG_' "$TOP/tests/config" | grep -vxFf "$kdir/.config" || true)
 if [ -z "$missing" ]; then result ok "tests/config holds in the $flavour kernel"
 else echo "# not in $kdir/.config: $missing"; result fail "tests/config holds in the $flavour kernel"; fi
-
-# The other line runs beside this line's guest: a guest leaves one of the
-# two cores mostly idle (its tests mostly run on one CPU), and the other
-# line's part is mostly one guest too (its kernel build, when not cached,
-# takes the idle core instead).
-other_pid=
-if [ -n "${CHECK_OTHER_LINE:-}" ]; then
-	log "the other kernel line, $CHECK_OTHER_LINE, beside this one: module build, lint, the cross-line tests (progress: $logdir/other.log)"
-	(
-		# The line's own bindgen and libclang (lib.sh, the Makefile), not
-		# this line's, which the environment carries.
-		unset LIBCLANG_PATH BINDGEN
-		KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/deps.sh" >"$logdir/deps-$CHECK_OTHER_LINE.log" 2>&1 || true
-		if ! KERNEL=$CHECK_OTHER_LINE nice "$TOP/scripts/kernel.sh" "$flavour" >"$logdir/kernel-$CHECK_OTHER_LINE.log" 2>&1; then
-			tail -n 30 "$logdir/kernel-$CHECK_OTHER_LINE.log"
-			echo "not ok - $CHECK_OTHER_LINE $flavour kernel builds"
-			echo "0 passed, 1 failed"
-			exit 1
-		fi
-		KERNEL=$CHECK_OTHER_LINE exec "$TOP/scripts/check.sh" --subset "$flavour"
-	) >"$logdir/other.log" 2>&1 &
-	other_pid=$!
-fi
 
 if [ -f "$TOP/sch_plug.ko" ]; then
 	# CHECK_GUESTS=2: two guests at once, since a test runs on one CPU and
