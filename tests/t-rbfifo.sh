@@ -2,14 +2,15 @@
 # The sample discipline samples/rbfifo.rs (the kernel's bfifo written on our
 # qdisc layer) against the C bfifo: the same netlink requests and the same
 # traffic through each, in each role (root with bypass, leaf of a stalled
-# tbf that peeks and drops, limit change, short options, prio leaf), must
-# give the same answers, counters, dumped options and received sequences.
+# tbf that peeks and drops, limit change, short options, prio leaf, UDP GSO
+# skbs through a prio leaf), must give the same answers, counters, dumped
+# options and received sequences.
 # The layer's Rust copies of the sch_generic.h inlines (qdisc/mod.rs, "Where
 # the layer mirrors C") fail here if a counter drifts. Each line compared is
 # also checked against its known value, so two equal wrong answers fail too.
 . "$(dirname "$0")/lib.sh"
 need_tools
-ktap_plan 12
+ktap_plan 17
 # The answers without the extack message (rbfifo names the problem, bfifo
 # gives none).
 CTL() { local o; o=$($IP netns exec "$1" "$PLUG_TOOLS/qdiscctl" "${@:2}"); echo "${o%% extack=*}"; }
@@ -75,6 +76,27 @@ run() {
 	echo "prio-rx $(rx_lines)"
 	echo "prio-stats $(stats 1:2)"
 	$TC -n snd qdisc del dev v0 root
+	# 4. GSO through a prio leaf (no bypass: the leaf's own dequeue counts
+	# Sent, so rbfifo's comes from the layer's SkBuff::segs(), the
+	# packet count of bstats_update()): 20 UDP_SEGMENT sends of 8 ×
+	# 1000 bytes. The veth has TX checksum and UDP segmentation offload
+	# by default (VETH_FEATURES), so each send is one GSO skb through the
+	# qdisc and the veth (whose tx_packets counts skbs), segmented only
+	# at the receiving socket: 20 skbs, 160 packets of Sent, 160
+	# datagrams received.
+	start_receiver
+	$TC -n snd qdisc add dev v0 root handle 1: prio
+	echo "gso-create $(CTL snd v0 add "$k" 1:2 30: 1000000)"
+	local tx0 tx1
+	tx0=$($IP netns exec snd cat /sys/class/net/v0/statistics/tx_packets)
+	$IP netns exec snd $PY "$HERE/udpgso.py" 10.0.0.2 5000 20 8 1000 g || echo "gso-send failed"
+	wait_rx 160
+	tx1=$($IP netns exec snd cat /sys/class/net/v0/statistics/tx_packets)
+	echo "gso-skbs $((tx1 - tx0))"
+	echo "gso-rx-count $(rx_count)"
+	echo "gso-rx" $(rx_lines)
+	echo "gso-stats $(stats 1:2)"
+	$TC -n snd qdisc del dev v0 root
 	cleanup_pair
 }
 c=$(run bfifo)
@@ -99,6 +121,19 @@ expect leaf-short "errno=22"
 expect leaf-dump-2 "options=e8030000"
 expect prio-rx "$(seq_of p 30)"
 expect prio-stats "bytes=1370 packets=30 drops=0 overlimits=0 requeues=0 backlog=0 qlen=0"
+# GSO (step 4), each assertion on its own: the 20 sends were 20 skbs on
+# v0 in both runs; the C bfifo counts their 160 segments (8336 bytes of
+# qdisc_pkt_len a skb: 8 × 1042); rbfifo counts what bfifo counts (20
+# packets if segs() gave 1 a skb); the receiver got every segment.
+expect gso-skbs 20
+cg=$(line "$c" gso-stats) rg=$(line "$r" gso-stats)
+diag "gso: bfifo $cg"
+diag "gso: rbfifo $rg"
+check_eq "gso-stats: C bfifo counts the 160 segments of 20 GSO skbs" \
+	"bytes=166720 packets=160 drops=0 overlimits=0 requeues=0 backlog=0 qlen=0" "$cg"
+check_eq "gso-stats: rbfifo = bfifo (Sent bytes and packets of GSO skbs)" "$cg" "$rg"
+expect gso-rx-count 160
+expect gso-rx "$(seq_of g 160)"
 # Everything else (create, change and delete answers) the same.
 check_eq "every other step: rbfifo = bfifo" "$(sed 's/^/  /' <<<"$c")" "$(sed 's/^/  /' <<<"$r")"
 check "sch_rbfifo unloads" rmmod sch_rbfifo
