@@ -18,7 +18,7 @@ log "booting the $KERNEL perf kernel with instruction counting (about 10 minutes
 # BENCH_* variables (counts, runs, cycles) reach the guest through the environment.
 export BENCH_COUNT=${BENCH_COUNT:-} BENCH_RUNS=${BENCH_RUNS:-}
 set +e
-KDIR=$kdir "$TOP/scripts/guest.sh" --timeout 2400 --cpus 1 --ko "$ko" \
+KDIR=$kdir "$TOP/scripts/guest.sh" --timeout 3600 --cpus 1 --ko "$ko" \
 	--qemu-opts "-icount shift=0,sleep=off" perf "$TOP/tests/bench.sh" | tee "$out/raw.txt"
 rc=${PIPESTATUS[0]}
 set -e
