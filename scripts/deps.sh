@@ -43,16 +43,19 @@ apt_update() {
 installed_version() { dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$1" 2>/dev/null | awk '$1=="ii"{print $2}'; }
 
 did=0
-missing=()
-for p in "${PKGS[@]}"; do
-	[ -n "$(installed_version "$p")" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+# install_missing <package...>: apt-get install those not installed.
+install_missing() {
+	local p missing=()
+	for p in "$@"; do
+		[ -n "$(installed_version "$p")" ] || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
 	apt_update
 	log "installing Debian packages: ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	did=1
-fi
+}
+install_missing "${PKGS[@]}"
 
 # 7.3: Debian's linux-source-7.3 from trixie-backports, without touching the
 # machine's apt setup: a private sources list (on the mirror the machine
@@ -124,16 +127,7 @@ fi
 # CONFIG_RUST_INLINE_HELPERS needs clang and rustc on one LLVM.
 if [ "$KERNEL" = 7.3 ]; then
 	LLVM_SUFFIX=-$(rustc_llvm_major)
-	missing=()
-	for p in "clang$LLVM_SUFFIX" "lld$LLVM_SUFFIX" "llvm$LLVM_SUFFIX" "libclang1$LLVM_SUFFIX"; do
-		[ -n "$(installed_version "$p")" ] || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		apt_update
-		log "installing Debian packages: ${missing[*]}"
-		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-		did=1
-	fi
+	install_missing "clang$LLVM_SUFFIX" "lld$LLVM_SUFFIX" "llvm$LLVM_SUFFIX" "libclang1$LLVM_SUFFIX"
 fi
 
 # bindgen-cli, pinned per line (lib.sh), under the cache.
