@@ -82,7 +82,9 @@ impl SkBuff {
 // the queue).
 unsafe impl Send for SkBuff {}
 
-// `skb_shinfo()` above relies on `end` being an offset from `head`.
+// `compat::pkt_segs` (6.12) reads `skb_shinfo()` as `head + end`: `end` is an
+// offset from `head` on 64-bit; `stats_add` (mod.rs) writes `u64_stats_t`
+// as one `local64_t`.
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("the qdisc layer reads sk_buff ends and u64 stats as 64-bit kernels lay them out");
 
