@@ -6,8 +6,12 @@
 #
 # The 6.12 debug kernel builds in the repository (what `make` does). Other
 # flavours and the 7.3 line build from a copy of the sources under the cache
-# ($CACHE/module-<flavour>, $CACHE/module-7.3-<flavour>), so that their
-# objects never mix with the repository's build.
+# ($CACHE/module/<checkout>-<flavour>, .../<checkout>-7.3-<flavour>), so
+# that their objects never mix with the repository's build, nor with
+# another checkout's. The copy takes only the files whose content changed,
+# stamped with the time of the copy: make rebuilds what they feed, even
+# when the source is older than the objects (a file edited before the last
+# build of another tree; tar kept its time, and make kept stale objects).
 . "$(dirname "$0")/lib.sh"
 flavour=${1:-debug}
 kdir=$("$TOP/scripts/kernel.sh" "$flavour")
@@ -16,9 +20,9 @@ if [ "$flavour" = debug ] && [ "$KERNEL" = 6.12 ]; then
 	echo "$TOP/sch_plug.ko"
 	exit 0
 fi
-dst=$CACHE/module-$KDIR_PREFIX$flavour
+dst=$CACHE/module/$(printf %s "$TOP" | sha1sum | cut -c1-12)-$KDIR_PREFIX$flavour
 mkdir -p "$dst"
-(cd "$TOP" && tar -cf - Kbuild module.rs sch_plug.rs epoch.rs qdisc bindings/*.c bindings/*.h \
-	samples/*.rs samples/*.c scripts/bindgen.sh) | tar -C "$dst" -xf -
+(cd "$TOP" && rsync -rc --relative Kbuild module.rs sch_plug.rs epoch.rs qdisc bindings/*.c bindings/*.h \
+	samples/*.rs samples/*.c scripts/bindgen.sh "$dst/")
 make -s -C "$kdir" M="$dst" LLVM="$KLLVM" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" modules >&2
 echo "$dst/sch_plug.ko"

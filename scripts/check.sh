@@ -28,7 +28,7 @@ mkdir -p "$logdir"
 if [ -n "$subset" ]; then
 	logdir=$logdir/$KERNEL
 	mkdir -p "$logdir"
-	# Built outside the repository ($CACHE/module-$KDIR_PREFIX<flavour>),
+	# Built outside the repository ($CACHE/module/, build-module.sh),
 	# so the default line's objects in the checkout stay as they are.
 	log "module build on $KERNEL ($flavour), outside the checkout"
 	if ko=$("$TOP/scripts/build-module.sh" "$flavour" 2>"$logdir/build.log"); then result ok "$KERNEL: module builds"
