@@ -288,18 +288,6 @@ impl Stats {
 /// them down never exhausts them.
 const INDEFINITE: u64 = u64::MAX;
 
-/// The data path of a plug in a given state, see [`PlugState::path`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Path {
-    /// The plug's own enqueue ([`PlugState::admit`]) and dequeue
-    /// ([`PlugState::release`]).
-    Own,
-    /// Its own enqueue, and a dequeue that releases nothing.
-    Hold,
-    /// A byte FIFO of this many bytes, the plug's limit.
-    Fifo(u32),
-}
-
 /// The state of one plug.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlugState {
@@ -464,42 +452,15 @@ impl PlugState {
     }
 
     /// Spends a release credit for the packet at the head, if the plug has
-    /// one; `on_last` is told when that was the last one (so that the data
-    /// path can change, see [`PlugState::path`]). In pass-through the
-    /// credits are [`INDEFINITE`], so a single test answers every case.
+    /// one. In pass-through the credits are [`INDEFINITE`], so a single
+    /// test answers every case, as C's `throttled` flag does.
     #[inline]
-    pub fn take_credit(&mut self, on_last: impl FnOnce(&Self)) -> bool {
+    pub fn take_credit(&mut self) -> bool {
         if self.release_credits == 0 {
             return false;
         }
         self.release_credits -= 1;
-        if self.release_credits == 0 {
-            on_last(self);
-        }
         true
-    }
-
-    /// What the qdisc layer may run for this plug's packets instead of its
-    /// own enqueue and dequeue, in the plug's present state; it has to be
-    /// asked again after [`PlugState::apply`] and after a last credit. (A
-    /// [`PlugState::reset`] only takes credits away, and the plug's own
-    /// dequeue with no credit releases nothing, as `Hold` does: the path
-    /// chosen before a reset stays right.) The plug's own enqueue and
-    /// dequeue are right in every state: some parents call them whatever
-    /// the path.
-    ///
-    /// Under the default rules a plug in pass-through is a byte FIFO of
-    /// [`PlugState::limit`] bytes (it counts no epoch and its credits
-    /// never run out), and a buffering plug with no credit left
-    /// releases nothing. The C rules always run their own code, which keeps
-    /// the C counters exactly.
-    pub fn path(&self) -> Path {
-        match self.rules {
-            Rules::C => Path::Own,
-            Rules::Commit if self.pass_through => Path::Fifo(self.limit),
-            Rules::Commit if self.release_credits == 0 => Path::Hold,
-            Rules::Commit => Path::Own,
-        }
     }
 
     /// Leaves pass-through mode (`BUFFER`): its count of packets, which

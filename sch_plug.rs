@@ -27,10 +27,9 @@
 
 #![deny(unsafe_code)]
 
-use crate::epoch::{default_limit, OptError, Options, Path, PlugState, Rules, Wake};
+use crate::epoch::{default_limit, OptError, Options, PlugState, Rules, Wake};
 use crate::qdisc::{
-    Control, DataPath, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff, StatsDump,
-    ToFree,
+    Control, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff, StatsDump, ToFree,
 };
 use kernel::{c_str, prelude::*};
 
@@ -52,16 +51,6 @@ fn reject(extack: &mut ExtAck<'_>, err: OptError) -> Error {
     EINVAL
 }
 
-/// The layer's data path for the plug's state: a byte FIFO in pass-through,
-/// a dequeue that says no while buffering with no credit left.
-fn data_path(plug: &PlugState) -> DataPath {
-    match plug.path() {
-        Path::Own => DataPath::Own,
-        Path::Hold => DataPath::Hold,
-        Path::Fifo(limit) => DataPath::ByteFifo { limit },
-    }
-}
-
 #[vtable]
 impl Discipline for Plug {
     const KIND: &'static CStr = c_str!("plug");
@@ -81,7 +70,6 @@ impl Discipline for Plug {
         };
         // In pass-through an empty queue lets a packet go at once (bypass).
         sch.set_bypass(state.may_bypass(sch.max_packet_len()));
-        sch.set_data_path(data_path(&state));
         if state.holds() {
             sch.arm_timer(OWNER_SCAN_MS);
         }
@@ -103,9 +91,8 @@ impl Discipline for Plug {
 
     #[inline]
     fn dequeue(mut self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
-        self.0.release(|plug| {
-            sch.dequeue_head_if(|| plug.take_credit(|plug| sch.set_data_path(data_path(plug))))
-        })
+        self.0
+            .release(|plug| sch.dequeue_head_if(|| plug.take_credit()))
     }
 
     fn change(sch: &mut Control<'_, Self>, options: &[u8], extack: &mut ExtAck<'_>) -> Result {
@@ -119,7 +106,6 @@ impl Discipline for Plug {
             sch.arm_timer(OWNER_SCAN_MS);
         }
         sch.set_bypass(plug.0.may_bypass(sch.max_packet_len()));
-        sch.set_data_path(data_path(&plug.0));
         if wake == Wake::Queue {
             sch.schedule();
         }

@@ -31,7 +31,6 @@
 //! | [`Qdisc::enqueue_tail`] | `qdisc_enqueue_tail()` (`__qdisc_enqueue_tail()`, `qdisc_qstats_backlog_inc()`; `qlen` and `backlog` written once, as 7.x's `WRITE_ONCE()`s) |
 //! | [`Qdisc::dequeue_head`], [`Qdisc::dequeue_head_if`] | `qdisc_dequeue_head()` (`__qdisc_dequeue_head()`, `qdisc_qstats_backlog_dec()`, `qdisc_bstats_update()`) |
 //! | [`Qdisc::drop_packet`] | `qdisc_drop()` (`__qdisc_drop()`, `qdisc_qstats_drop()`) |
-//! | [`DataPath::ByteFifo`] | `bfifo_enqueue()` (on `skb->len`, the sum in 64 bits) and `qdisc_dequeue_head()` of `net/sched/sch_fifo.c`; a plug in pass-through runs it: `t-plug-basic` checks its drops at the limit, `t-prio-leaf` its `Sent` counter as a leaf |
 //! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` (`compat::pkt_len`: the field's place differs by line) |
 //! | [`SkBuff::segs`] | the packet count of `bstats_update()`: `gso_segs` of the shared info on 6.12, `qdisc_pkt_segs()` on 7.x (`compat::pkt_segs`); `t-rbfifo` sends UDP GSO packets and compares `Sent … pkt` with C's `bfifo` |
 //! | `stats_add` | `u64_stats_add()` on 64-bit (`local64_add()`) |
@@ -122,49 +121,6 @@ pub(crate) enum Peek {
     /// discipline whose dequeue always returns the head when there is one.
     #[allow(dead_code)] // Not by the plug: samples/rbfifo.rs.
     Head,
-}
-
-/// Which functions the core calls for a qdisc's packets (`sch->enqueue`,
-/// `sch->dequeue`), see [`Qdisc::set_data_path`].
-///
-/// A discipline that is, in some state, a plain FIFO or a queue that lets
-/// nothing out can say so, and the core then calls the layer's code for
-/// that case directly, with no test of the discipline's state per packet.
-///
-/// A path is a short cut, not a mode: it must answer every packet as the
-/// discipline's own [`Discipline::enqueue`] and [`Discipline::dequeue`]
-/// would in that state, and those must stay right in every state. The core
-/// calls the per-qdisc pointers, but two parents call their child's
-/// `ops->enqueue` and `ops->dequeue` directly (`netem_dequeue()`,
-/// `cbs_child_enqueue()`/`cbs_child_dequeue()`), and so reach the
-/// discipline's own functions whatever the path.
-///
-/// No C qdisc rewrites its own pointers after init; `cbs` switches between
-/// functions through pointers in its private data behind fixed ops, which
-/// costs a second indirect call per packet. That second call is what this
-/// avoids (`BENCHMARKS.md`: in pass-through 17 instructions per enqueue
-/// instead of the plug's 22, a blocked dequeue 3 instead of 11).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum DataPath {
-    /// [`Discipline::enqueue`] and [`Discipline::dequeue`]: what a new
-    /// qdisc starts with.
-    Own,
-    /// [`Discipline::enqueue`], and a dequeue that returns nothing without
-    /// calling the discipline. Only for a discipline with
-    /// [`Peek::Dequeued`]: a parent that peeked at the head
-    /// (`qdisc_peek_head()`) would be refused the packet it saw, so with
-    /// [`Peek::Head`] this is [`DataPath::Own`].
-    Hold,
-    /// A FIFO that drops a packet, counting it, when `skb->len` more bytes
-    /// would take the backlog over `limit` (the test of the plug, C's and
-    /// ours; `bfifo` tests `qdisc_pkt_len()`, more for a GSO packet or under
-    /// a size table), and dequeues the head (`qdisc_dequeue_head()`),
-    /// without calling the discipline. The limit is kept in `sch->limit`,
-    /// which nothing outside a qdisc's own code reads.
-    ByteFifo {
-        /// Bytes the queue may hold.
-        limit: u32,
-    },
 }
 
 /// A queueing discipline: what a qdisc kind does with packets.
@@ -383,8 +339,7 @@ struct Private<T> {
 /// # Invariants
 ///
 /// The pointer is a live qdisc of `T`'s kind (its ops are the
-/// [`Tables<T>`]'s, and its `enqueue` and `dequeue` are the functions of a
-/// [`DataPath`] of `T`), and the holder has exclusive access to its queue and
+/// [`Tables<T>`]'s), and the holder has exclusive access to its queue and
 /// private area: the qdisc's root lock is held (enqueue, dequeue, reset, a
 /// [`TreeGuard`], the timer); or the qdisc is not visible to the data path
 /// (init, and reset on destroy); or it was detached (a graft) and the core
@@ -468,44 +423,6 @@ impl<T: Discipline> Qdisc<T> {
         // SAFETY: The qdisc is valid and its counters are ours (type
         // invariant).
         unsafe { (*self.as_raw()).qstats.backlog }
-    }
-
-    /// The limit of [`DataPath::ByteFifo`] (`sch->limit`).
-    #[inline]
-    fn limit(&self) -> u32 {
-        // SAFETY: The qdisc is valid and ours (type invariant).
-        unsafe { (*self.as_raw()).limit }
-    }
-
-    /// Makes the core call the functions of `path` for the next packets.
-    ///
-    /// Every caller of `sch->enqueue` and `sch->dequeue` in 6.12 loads the
-    /// pointer and calls it under the qdisc's root lock (for a qdisc
-    /// without `TCQ_F_NOLOCK`, which the layer never sets):
-    /// `dev_qdisc_enqueue()`, `dequeue_skb()` and the bulk dequeues, which
-    /// load it again for every packet, `qdisc_enqueue()`,
-    /// `qdisc_peek_dequeued()`. The holder of a `Qdisc` holds that lock (or
-    /// the qdisc is not visible yet, in init), so a packet is handled by the
-    /// old path or by the new one. The readers without the lock
-    /// (`__dev_queue_xmit()`, `qdisc_txq_has_no_queue()`) only test
-    /// `enqueue` for null, which tells noqueue apart: every path is non-null
-    /// and written in one store. Switching inside a dequeue is safe too: the
-    /// core called the old pointer and loads the new one for the next call.
-    pub(crate) fn set_data_path(&self, path: DataPath) {
-        let (enqueue, dequeue) = registration::Adapter::<T>::data_path(path);
-        let sch = self.as_raw();
-        // SAFETY: The qdisc is valid and ours (type invariant: the root lock
-        // is held or the qdisc not yet visible); both are functions of a
-        // data path of `T`, so the invariant holds after. A volatile store
-        // (`WRITE_ONCE`) of an aligned pointer is seen whole by the lockless
-        // readers, which only test it for null.
-        unsafe {
-            if let DataPath::ByteFifo { limit } = path {
-                (*sch).limit = limit;
-            }
-            core::ptr::write_volatile(core::ptr::addr_of_mut!((*sch).enqueue), Some(enqueue));
-            core::ptr::write_volatile(core::ptr::addr_of_mut!((*sch).dequeue), Some(dequeue));
-        }
     }
 
     /// Queues `skb` at the tail and accounts its bytes (`qdisc_enqueue_tail`).

@@ -4,8 +4,8 @@
 //! trampolines, and its registration with the qdisc core.
 
 use super::{
-    bindings, compat, Control, DataPath, Discipline, Dump, ExtAck, MtuChange, Peek, Private, Qdisc,
-    SkBuff, StatsDump, ToFree,
+    bindings, compat, Control, Discipline, Dump, ExtAck, MtuChange, Peek, Private, Qdisc, SkBuff,
+    StatsDump, ToFree,
 };
 use core::{
     ffi::c_void,
@@ -42,17 +42,7 @@ unsafe fn nla_payload<'a>(nla: *const bindings::nlattr) -> Option<&'a [u8]> {
     Some(unsafe { core::slice::from_raw_parts(nla.cast::<u8>().add(NLA_HDRLEN), len) })
 }
 
-/// The type of `Qdisc::enqueue`.
-pub(super) type EnqueueFn = unsafe extern "C" fn(
-    *mut bindings::sk_buff,
-    *mut bindings::Qdisc,
-    *mut *mut bindings::sk_buff,
-) -> c_int;
-/// The type of `Qdisc::dequeue`.
-pub(super) type DequeueFn = unsafe extern "C" fn(*mut bindings::Qdisc) -> *mut bindings::sk_buff;
-
-/// One `unsafe extern "C"` trampoline per `Qdisc_ops` slot, and those of
-/// the other [`DataPath`]s.
+/// One `unsafe extern "C"` trampoline per `Qdisc_ops` slot.
 pub(super) struct Adapter<T: Discipline>(PhantomData<T>);
 
 impl<T: Discipline> Adapter<T> {
@@ -210,69 +200,6 @@ impl<T: Discipline> Adapter<T> {
         }
         // SAFETY: Taken above by this call.
         unsafe { bindings::sch_plug_timer_unlock(lock) };
-    }
-
-    /// # Safety
-    ///
-    /// Called by the qdisc core as `sch->dequeue` of a qdisc of our kind on
-    /// [`DataPath::Hold`].
-    unsafe extern "C" fn hold_dequeue_callback(
-        _sch: *mut bindings::Qdisc,
-    ) -> *mut bindings::sk_buff {
-        ptr::null_mut()
-    }
-
-    /// # Safety
-    ///
-    /// Called by the qdisc core as `sch->enqueue` of a qdisc of our kind on
-    /// [`DataPath::ByteFifo`].
-    unsafe extern "C" fn fifo_enqueue_callback(
-        skb: *mut bindings::sk_buff,
-        sch: *mut bindings::Qdisc,
-        to_free: *mut *mut bindings::sk_buff,
-    ) -> c_int {
-        // SAFETY: As in `enqueue_callback`; the discipline's state is not
-        // touched.
-        let (sch, skb, mut to_free) = unsafe {
-            (
-                Qdisc::<T>::from_raw(sch),
-                SkBuff::from_raw(skb),
-                ToFree::from_raw(to_free),
-            )
-        };
-        // `bfifo_enqueue()`, on `skb->len` (see `DataPath::ByteFifo`), and
-        // the sum cannot wrap.
-        (if u64::from(sch.backlog()) + u64::from(skb.len()) <= u64::from(sch.limit()) {
-            sch.enqueue_tail(skb)
-        } else {
-            sch.drop_packet(skb, &mut to_free)
-        }) as c_int
-    }
-
-    /// # Safety
-    ///
-    /// Called by the qdisc core as `sch->dequeue` of a qdisc of our kind on
-    /// [`DataPath::ByteFifo`].
-    unsafe extern "C" fn fifo_dequeue_callback(
-        sch: *mut bindings::Qdisc,
-    ) -> *mut bindings::sk_buff {
-        // SAFETY: As in `dequeue_callback`; the discipline's state is not
-        // touched.
-        let sch = unsafe { Qdisc::<T>::from_raw(sch) };
-        sch.dequeue_head().map_or(ptr::null_mut(), SkBuff::into_raw)
-    }
-
-    /// The functions the core calls for the packets of a qdisc on `path`.
-    pub(super) fn data_path(path: DataPath) -> (EnqueueFn, DequeueFn) {
-        match path {
-            DataPath::Own => (Self::enqueue_callback, Self::dequeue_callback),
-            // A parent that peeked at the head must get it (`Peek::Head`).
-            DataPath::Hold if matches!(T::PEEK, Peek::Head) => {
-                (Self::enqueue_callback, Self::dequeue_callback)
-            }
-            DataPath::Hold => (Self::enqueue_callback, Self::hold_dequeue_callback),
-            DataPath::ByteFifo { .. } => (Self::fifo_enqueue_callback, Self::fifo_dequeue_callback),
-        }
     }
 
     /// # Safety

@@ -11,7 +11,7 @@ use plug_epoch_host::epoch::{
 
 fn drain(p: &mut PlugState, queued: &mut u64) -> u64 {
     let mut out = 0;
-    while p.release(|p| (*queued > 0 && p.take_credit(|_| {})).then(|| *queued -= 1)).is_some() {
+    while p.release(|p| (*queued > 0 && p.take_credit()).then(|| *queued -= 1)).is_some() {
         out += 1;
     }
     out

@@ -3,7 +3,7 @@
 //! fixes of the default rules).
 
 use plug_epoch_host::epoch::{
-    Command, OptError, Options, Path, PlugState, Rules, Wake, MAX_CLOSED_EPOCHS,
+    Command, OptError, Options, PlugState, Rules, Wake, MAX_CLOSED_EPOCHS,
 };
 
 fn qopt(action: i32, limit: u32) -> Vec<u8> {
@@ -35,7 +35,7 @@ impl Queue {
     /// Dequeue attempts until the plug refuses: how many packets leave.
     fn drain(&mut self, p: &mut PlugState) -> u32 {
         let mut out = 0;
-        while p.release(|p| (self.packets > 0 && p.take_credit(|_| {})).then(|| self.packets -= 1)).is_some() {
+        while p.release(|p| (self.packets > 0 && p.take_credit()).then(|| self.packets -= 1)).is_some() {
             out += 1;
         }
         out
@@ -243,53 +243,40 @@ fn bypass_only_where_the_plug_would_send_any_packet_at_once() {
     assert!(!p.may_bypass(1));
 }
 
-/// The data path the layer runs for each state, and that each short cut
-/// answers as the plug's own code would there: `Hold` only where no credit
-/// is left (the plug would release nothing), `Fifo` only in pass-through of
-/// the default rules (the plug would keep no count and release the head),
-/// and the C rules never leave their own code. `on_last` is told exactly
-/// when the last credit goes, and not in pass-through.
+/// The credits a dequeue spends: none while buffering with nothing
+/// released, one per packet of a released epoch and no more, never
+/// running out in pass-through, none after `BUFFER` ends pass-through or
+/// after a reset.
 #[test]
-fn data_path_follows_the_credits_and_the_mode() {
+fn credits_follow_the_releases_and_the_mode() {
     let mut p = PlugState::new(Rules::Commit, 10_000);
     let mut q = Queue::default();
-    assert_eq!(p.path(), Path::Hold);
+    assert!(!p.take_credit());
     assert_eq!(q.enqueue(&mut p, 3, 100), 3);
     assert_eq!(q.cmd(&mut p, Command::Buffer), Wake::No);
-    assert_eq!(p.path(), Path::Hold);
     assert_eq!(q.drain(&mut p), 0);
+    assert!(!p.take_credit());
     q.cmd(&mut p, Command::ReleaseOne);
-    assert_eq!(p.path(), Path::Own);
-    // Two credits left after the first packet, none after the third.
-    let mut lasts = Vec::new();
     for _ in 0..3 {
-        assert!(p.take_credit(|p| lasts.push(p.path())));
+        assert!(p.take_credit());
     }
-    assert_eq!(lasts, [Path::Hold]);
-    assert!(!p.take_credit(|_| panic!("no credit, no last")));
-    // Pass-through: a FIFO of the plug's limit, whose credits never run out.
+    assert!(!p.take_credit());
+    // Pass-through: credits never run out.
     q.cmd(&mut p, Command::ReleaseIndefinite);
-    assert_eq!(p.path(), Path::Fifo(10_000));
     assert!(!p.holds());
     for _ in 0..1000 {
-        assert!(p.take_credit(|_| panic!("pass-through has no last credit")));
+        assert!(p.take_credit());
     }
-    q.cmd(&mut p, Command::Limit(500));
-    assert_eq!(p.path(), Path::Fifo(500));
     // BUFFER from pass-through with packets queued: they were committed.
     assert_eq!(p.apply(Command::Buffer, 2), Wake::Queue);
-    assert_eq!(p.path(), Path::Own);
+    assert!(p.take_credit() && p.take_credit() && !p.take_credit());
     assert_eq!(p.apply(Command::ReleaseIndefinite, 0), Wake::Queue);
     assert_eq!(p.apply(Command::Buffer, 0), Wake::No);
-    assert_eq!(p.path(), Path::Hold);
-    // A reset leaves the path it found correct: credits only go to 0.
+    assert!(!p.take_credit());
+    // A reset takes the credits away.
+    assert_eq!(q.enqueue(&mut p, 1, 100), 1);
+    q.cmd(&mut p, Command::Buffer);
     q.cmd(&mut p, Command::ReleaseOne);
     p.reset();
-    assert!(!p.take_credit(|_| {}));
-
-    let mut c = PlugState::new(Rules::C, 10_000);
-    for cmd in [Command::Buffer, Command::ReleaseOne, Command::ReleaseIndefinite] {
-        c.apply(cmd, 0);
-        assert_eq!(c.path(), Path::Own);
-    }
+    assert!(!p.take_credit());
 }

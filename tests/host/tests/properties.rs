@@ -4,7 +4,7 @@
 //! it was sent in. The default rules must satisfy every property; the 6.12 C
 //! rules are shown to break output commit, with a minimal sequence.
 
-use plug_epoch_host::epoch::{Command, Path, PlugState, Rules, MAX_CLOSED_EPOCHS};
+use plug_epoch_host::epoch::{Command, PlugState, Rules, MAX_CLOSED_EPOCHS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use std::collections::{HashSet, VecDeque};
@@ -43,13 +43,6 @@ struct Packet {
 /// The engine over a queue, beside the ideal reference model.
 struct Sim {
     plug: PlugState,
-    /// The data path, asked of the plug when the module asks it: after
-    /// init, a command, and a last credit (not after a reset).
-    path: Path,
-    /// Whether the data path is followed; if not, the plug's own enqueue
-    /// and dequeue run in every state, as under a parent that calls
-    /// `ops->enqueue`/`ops->dequeue` directly (netem, cbs).
-    follow_path: bool,
     rules: Rules,
     queue: VecDeque<Packet>,
     backlog: u32,
@@ -69,12 +62,9 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(rules: Rules, follow_path: bool) -> Self {
-        let plug = PlugState::new(rules, 10_000);
+    fn new(rules: Rules) -> Self {
         Self {
-            path: if follow_path { plug.path() } else { Path::Own },
-            follow_path,
-            plug,
+            plug: PlugState::new(rules, 10_000),
             rules,
             queue: VecDeque::new(),
             backlog: 0,
@@ -99,19 +89,13 @@ impl Sim {
     /// One dequeue attempt, checking what leaves.
     fn dequeue(&mut self) -> Result<bool, TestCaseError> {
         let queue = &mut self.queue;
-        let path = &mut self.path;
-        let follow = self.follow_path;
-        let taken = match *path {
-            Path::Hold => None,
-            Path::Fifo(_) => queue.pop_front(),
-            Path::Own => self.plug.release(|p| {
-                if !queue.is_empty() && p.take_credit(|p| if follow { *path = p.path() }) {
-                    queue.pop_front()
-                } else {
-                    None
-                }
-            }),
-        };
+        let taken = self.plug.release(|p| {
+            if !queue.is_empty() && p.take_credit() {
+                queue.pop_front()
+            } else {
+                None
+            }
+        });
         let Some(p) = taken else {
             return Ok(false);
         };
@@ -128,11 +112,7 @@ impl Sim {
         match *op {
             Op::Enqueue(len) => {
                 let fits = u64::from(self.backlog) + u64::from(len) <= u64::from(self.limit);
-                let admitted = match self.path {
-                    // The layer's FIFO: the byte limit, nothing counted.
-                    Path::Fifo(limit) => u64::from(self.backlog) + u64::from(len) <= u64::from(limit),
-                    Path::Own | Path::Hold => self.plug.admit(self.backlog, len),
-                };
+                let admitted = self.plug.admit(self.backlog, len);
                 prop_assert_eq!(admitted, fits, "limit not respected");
                 if admitted {
                     let epoch = (!self.pass_through).then_some(self.epoch);
@@ -176,15 +156,6 @@ impl Sim {
                 self.plug.reset();
             }
         }
-        if !matches!(op, Op::Enqueue(_) | Op::Dequeue | Op::Reset) {
-            self.path = self.plug.path();
-        }
-        if !self.follow_path {
-            self.path = Path::Own;
-        }
-        if let Path::Fifo(limit) = self.path {
-            prop_assert_eq!(limit, self.limit);
-        }
         // Conservation: every accepted packet left, is queued, or was purged.
         prop_assert_eq!(self.accepted, self.dequeued + self.queue.len() as u64 + self.purged);
         // In buffering mode every queued packet is counted exactly once: in
@@ -219,11 +190,7 @@ impl Sim {
 }
 
 fn run(rules: Rules, ops: &[Op]) -> Result<(), TestCaseError> {
-    run_paths(rules, ops, true)
-}
-
-fn run_paths(rules: Rules, ops: &[Op], follow_path: bool) -> Result<(), TestCaseError> {
-    let mut sim = Sim::new(rules, follow_path);
+    let mut sim = Sim::new(rules);
     for op in ops {
         sim.step(op)?;
     }
@@ -242,15 +209,6 @@ fn runner(cases: u32) -> TestRunner {
 fn default_rules_keep_output_commit() {
     runner(3000)
         .run(&prop::collection::vec(op(), 1..400), |ops| run(Rules::Commit, &ops))
-        .unwrap();
-}
-
-/// The plug's own enqueue and dequeue, which some parents call whatever
-/// the data path says, keep output commit in every state on their own.
-#[test]
-fn default_rules_keep_output_commit_on_their_own_path_alone() {
-    runner(3000)
-        .run(&prop::collection::vec(op(), 1..400), |ops| run_paths(Rules::Commit, &ops, false))
         .unwrap();
 }
 
