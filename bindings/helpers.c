@@ -28,6 +28,50 @@
 #define SCH_PLUG_HELPER
 #endif
 
+/*
+ * The per-packet operations: the kernel's own, so that the counters and
+ * the list stay exactly as C keeps them on every kernel line (on 7.x
+ * inlined into the Rust code, see above).
+ */
+SCH_PLUG_HELPER int sch_plug_qdisc_enqueue_tail(struct sk_buff *skb, struct Qdisc *sch)
+{
+	return qdisc_enqueue_tail(skb, sch);
+}
+
+SCH_PLUG_HELPER struct sk_buff *sch_plug_qdisc_dequeue_head(struct Qdisc *sch)
+{
+	return qdisc_dequeue_head(sch);
+}
+
+/*
+ * A packet dropped because the queue is over its limit: the reason that
+ * drop monitors (perf's skb:kfree_skb, dropwatch) report for it, the qdisc
+ * subsystem's QDISC_DROP_OVERLIMIT where the kernel has it (7.x), else the
+ * generic SKB_DROP_REASON_QDISC_DROP (6.12).
+ */
+#ifdef _LINUX_DROPREASON_QDISC_H
+#define SCH_PLUG_DROP_OVERLIMIT QDISC_DROP_OVERLIMIT
+#else
+#define SCH_PLUG_DROP_OVERLIMIT SKB_DROP_REASON_QDISC_DROP
+#endif
+
+SCH_PLUG_HELPER int sch_plug_qdisc_drop_overlimit(struct sk_buff *skb, struct Qdisc *sch,
+						  struct sk_buff **to_free)
+{
+	return qdisc_drop_reason(skb, sch, to_free, SCH_PLUG_DROP_OVERLIMIT);
+}
+
+SCH_PLUG_HELPER unsigned int sch_plug_qdisc_pkt_len(const struct sk_buff *skb)
+{
+	return qdisc_pkt_len(skb);
+}
+
+/* The buffer after @skb on the list it is on (a qdisc's queue). */
+SCH_PLUG_HELPER struct sk_buff *sch_plug_skb_next(const struct sk_buff *skb)
+{
+	return skb->next;
+}
+
 SCH_PLUG_HELPER struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch)
 {
 	return qdisc_peek_head(sch);
@@ -68,9 +112,10 @@ SCH_PLUG_HELPER unsigned int sch_plug_max_packet_len(struct Qdisc *sch)
 	return max3(GSO_MAX_SIZE, GRO_MAX_SIZE, psched_mtu(qdisc_dev(sch)));
 }
 
+/* A buffer a qdisc let go of without sending it. */
 SCH_PLUG_HELPER void sch_plug_kfree_skb(struct sk_buff *skb)
 {
-	kfree_skb(skb);
+	kfree_skb_reason(skb, SKB_DROP_REASON_QDISC_DROP);
 }
 
 SCH_PLUG_HELPER void sch_plug_skb_orphan(struct sk_buff *skb)

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Out-of-line wrappers for the static inline kernel functions that the Rust
- * side calls off the data path. Each one only forwards to the kernel
- * function of the same name. The per-packet operations (enqueue at the
- * tail, dequeue at the head, drop, with their qstats/bstats accounting)
- * are written in Rust in qdisc/mod.rs, so that they are inlined.
+ * Wrappers for the static inline kernel functions and macros that the Rust
+ * side calls. Each one only forwards to the kernel function of the same
+ * name (helpers.c): out of line on 6.12, inlined into the Rust objects on
+ * 7.x (CONFIG_RUST_INLINE_HELPERS, Kbuild).
  */
 #ifndef SCH_PLUG_HELPERS_H
 #define SCH_PLUG_HELPERS_H
@@ -19,6 +18,12 @@ struct gnet_dump;
 struct net_device;
 struct timer_list;
 
+int sch_plug_qdisc_enqueue_tail(struct sk_buff *skb, struct Qdisc *sch);
+struct sk_buff *sch_plug_qdisc_dequeue_head(struct Qdisc *sch);
+int sch_plug_qdisc_drop_overlimit(struct sk_buff *skb, struct Qdisc *sch,
+				  struct sk_buff **to_free);
+unsigned int sch_plug_qdisc_pkt_len(const struct sk_buff *skb);
+struct sk_buff *sch_plug_skb_next(const struct sk_buff *skb);
 struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch);
 struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch);
 void sch_plug_qdisc_reset_queue(struct Qdisc *sch);

@@ -18,32 +18,28 @@
 //!
 //! All `unsafe` code of the modules built on it is in this directory.
 //!
-//! # Where the layer mirrors C
+//! # The kernel's functions, and where the layer mirrors C
 //!
-//! The per-packet operations are written in Rust so that they are inlined
-//! into the discipline as the C inlines are into C disciplines; each mirrors
-//! one function of `include/net/sch_generic.h` and keeps its counters
-//! exactly (`t-rbfifo` compares every counter with the C `bfifo`'s for the
-//! same traffic, and fails if one drifts):
+//! The per-packet operations are the kernel's own static inlines
+//! (`qdisc_enqueue_tail()`, `qdisc_dequeue_head()`, `qdisc_drop_reason()`,
+//! `qdisc_pkt_len()`), called through one-line C helpers
+//! (`bindings/helpers.c`), so that queues and counters are kept exactly as
+//! C keeps them on every kernel line: out of line on 6.12, inlined into the
+//! Rust code on 7.x, where the module links the helpers in as LLVM bitcode
+//! (`CONFIG_RUST_INLINE_HELPERS`, `Kbuild`). So is everything else the
+//! layer does with kernel objects, except two plain reads and one write of
+//! `struct Qdisc` fields, which mirror C:
 //!
 //! | here | C |
 //! |---|---|
-//! | [`Qdisc::enqueue_tail`] | `qdisc_enqueue_tail()` (`__qdisc_enqueue_tail()`, `qdisc_qstats_backlog_inc()`; `qlen` and `backlog` written once, as 7.x's `WRITE_ONCE()`s) |
-//! | [`Qdisc::dequeue_head`], [`Qdisc::dequeue_head_if`] | `qdisc_dequeue_head()` (`__qdisc_dequeue_head()`, `qdisc_qstats_backlog_dec()`, `qdisc_bstats_update()`) |
-//! | [`Qdisc::drop_packet`] | `qdisc_drop()` (`__qdisc_drop()`, `qdisc_qstats_drop()`) |
-//! | [`SkBuff::pkt_len`] | `qdisc_pkt_len()` (`compat::pkt_len`: the field's place differs by line) |
-//! | [`SkBuff::segs`] | the packet count of `bstats_update()`: `gso_segs` of the shared info on 6.12, `qdisc_pkt_segs()` on 7.x (`compat::pkt_segs`); `t-rbfifo` sends UDP GSO packets and compares `Sent … pkt` with C's `bfifo` |
-//! | `stats_add` | `u64_stats_add()` on 64-bit (`local64_add()`) |
-//! | [`Qdisc::queued`] | `sch->q.qlen` less what the core parks there after a dequeue: `gso_skb` (`dev_requeue_skb()`, `qdisc_peek_dequeued()`) and `skb_bad_txq` (`qdisc_enqueue_skb_bad_txq()`); `t-multiqueue` parks one in each way the test device allows and fails if the count is off |
+//! | [`Qdisc::queued`] | `sch->q.qlen` less what the core parks there after a dequeue: `gso_skb` (`dev_requeue_skb()`, `qdisc_peek_dequeued()`) and `skb_bad_txq` (`qdisc_enqueue_skb_bad_txq()`) |
+//! | [`Qdisc::dequeue_head_if`] | the test of `qdisc_peek_head()` (`sch->q.head`) |
+//! | [`Qdisc::set_bypass`] | `sch->flags`' `TCQ_F_CAN_BYPASS`, set and cleared as `fifo_set_limit()` does |
 //!
-//! Everything else calls the kernel, through copies of its static inlines
-//! (`bindings/helpers.c`): out of line on 6.12, inlined into the Rust code
-//! on 7.x, where the module links them in as LLVM bitcode
-//! (`CONFIG_RUST_INLINE_HELPERS`, `Kbuild`).
-//!
-//! The mirrors were checked against `include/net/sch_generic.h` of both
-//! lines (Linux 6.12.118 and 7.3.4); where the kernel crates of the two lines
-//! differ, the difference is in `compat.rs`.
+//! `docs/kernel-lines.md` names the test that fails if one of them drifts
+//! from the kernel. They were checked against `include/net/sch_generic.h` of
+//! both lines (Linux 6.12.118 and 7.3.4); where the kernel crates of the
+//! two lines differ, the difference is in `compat.rs`.
 
 mod bindings;
 mod compat;
@@ -425,45 +421,29 @@ impl<T: Discipline> Qdisc<T> {
         unsafe { (*self.as_raw()).qstats.backlog }
     }
 
-    /// Queues `skb` at the tail and accounts its bytes (`qdisc_enqueue_tail`).
+    /// Queues `skb` at the tail and accounts its bytes
+    /// (`qdisc_enqueue_tail()`).
     #[inline]
     pub(crate) fn enqueue_tail(&self, skb: SkBuff) -> NetXmit {
-        let len = skb.pkt_len();
-        let skb = skb.into_raw();
-        let sch = self.as_raw();
-        // SAFETY: The qdisc is valid and ours (type invariant), so its queue
-        // and counters are ours to update; `skb` was ours and is on no list,
-        // so the queue can take it over and link it. The tail, when there is
-        // one, is a buffer on this queue.
-        unsafe {
-            let q = core::ptr::addr_of_mut!((*sch).q);
-            *skb::next(skb) = core::ptr::null_mut();
-            let tail = (*q).tail;
-            if tail.is_null() {
-                (*q).head = skb;
-            } else {
-                *skb::next(tail) = skb;
-            }
-            (*q).tail = skb;
-            // Written once each, as 7.x's `WRITE_ONCE`s: `mq`/`mqprio`
-            // dumps read a child's `qlen` and `backlog` without its lock
-            // (`qdisc_qlen_lockless()`, `qdisc_qstats_qlen_backlog()`).
-            write_once(
-                core::ptr::addr_of_mut!((*q).qlen),
-                (*q).qlen.wrapping_add(1),
-            );
-            let backlog = core::ptr::addr_of_mut!((*sch).qstats.backlog);
-            write_once(backlog, (*backlog).wrapping_add(len));
-        }
+        // SAFETY: The qdisc is valid and ours (type invariant), so are its
+        // queue and counters; the queue takes over `skb`, which was ours and
+        // on no list.
+        unsafe { bindings::sch_plug_qdisc_enqueue_tail(skb.into_raw(), self.as_raw()) };
         NetXmit::Success
     }
 
     /// Takes the packet at the head, accounting it as sent
-    /// (`qdisc_dequeue_head`).
+    /// (`qdisc_dequeue_head()`).
     #[inline]
-    #[allow(dead_code)] // Not by the plug: samples/rbfifo.rs.
     pub(crate) fn dequeue_head(&self) -> Option<SkBuff> {
-        self.dequeue_head_if(|| true)
+        // SAFETY: The qdisc is valid and ours (type invariant);
+        // `qdisc_dequeue_head()` unlinks the head, if there is one.
+        let skb = unsafe { bindings::sch_plug_qdisc_dequeue_head(self.as_raw()) };
+        if skb.is_null() {
+            return None;
+        }
+        // SAFETY: Unlinked from our queue: the buffer is ours now.
+        Some(unsafe { SkBuff::from_raw(skb) })
     }
 
     /// Takes the packet at the head if there is one and `may_leave()`
@@ -472,57 +452,26 @@ impl<T: Discipline> Qdisc<T> {
     /// one test, as `qdisc_dequeue_head()`'s does.
     #[inline]
     pub(crate) fn dequeue_head_if(&self, may_leave: impl FnOnce() -> bool) -> Option<SkBuff> {
-        let sch = self.as_raw();
-        // SAFETY: The qdisc is valid and ours (type invariant); the head, if
-        // any, is a buffer on its queue, which we unlink.
-        let skb = unsafe {
-            let q = core::ptr::addr_of_mut!((*sch).q);
-            let skb = (*q).head;
-            if skb.is_null() || !may_leave() {
-                return None;
-            }
-            let next = skb::next(skb);
-            (*q).head = *next;
-            if (*q).head.is_null() {
-                (*q).tail = core::ptr::null_mut();
-            }
-            *next = core::ptr::null_mut();
-            // As in `enqueue_tail`.
-            write_once(
-                core::ptr::addr_of_mut!((*q).qlen),
-                (*q).qlen.wrapping_sub(1),
-            );
-            // SAFETY: Unlinked above: the buffer is ours now.
-            SkBuff::from_raw(skb)
-        };
-        let len = skb.pkt_len();
-        // SAFETY: As above, the counters are ours to update.
-        unsafe {
-            let backlog = core::ptr::addr_of_mut!((*sch).qstats.backlog);
-            write_once(backlog, (*backlog).wrapping_sub(len));
-            let bstats = core::ptr::addr_of_mut!((*sch).bstats);
-            stats_add(core::ptr::addr_of_mut!((*bstats).bytes), len.into());
-            stats_add(
-                core::ptr::addr_of_mut!((*bstats).packets),
-                skb.segs().into(),
-            );
+        // SAFETY: The qdisc is valid and its queue ours (type invariant).
+        let empty = unsafe { (*self.as_raw()).q.head.is_null() };
+        if empty || !may_leave() {
+            return None;
         }
-        Some(skb)
+        self.dequeue_head()
     }
 
-    /// Drops `skb`, counting it in the qdisc's drops; the core frees it
-    /// after releasing the lock (`qdisc_drop`).
+    /// Drops `skb` because the queue is over its limit, counting it in the
+    /// qdisc's drops (`qdisc_drop_reason()`): the core frees it after
+    /// releasing the lock, reporting `QDISC_DROP_OVERLIMIT` to drop monitors
+    /// (`SKB_DROP_REASON_QDISC_DROP` on 6.12, which has no finer reason).
     #[inline]
     pub(crate) fn drop_packet(&self, skb: SkBuff, to_free: &mut ToFree<'_>) -> NetXmit {
-        to_free.push(skb);
-        // SAFETY: The qdisc is valid and ours (type invariant): the holder is
-        // the only writer of `drops`. Dumps read it without the lock, so it
-        // is written once, as `qstats_drop_inc()` does with `WRITE_ONCE` (a
-        // volatile store in Rust).
+        // SAFETY: The qdisc is valid and ours (type invariant), so are its
+        // counters; `to_free` is the running enqueue's list (its invariant),
+        // which takes over `skb`, ours and on no list.
         unsafe {
-            let drops = core::ptr::addr_of_mut!((*self.as_raw()).qstats.drops);
-            write_once(drops, (*drops).wrapping_add(1));
-        }
+            bindings::sch_plug_qdisc_drop_overlimit(skb.into_raw(), self.as_raw(), to_free.as_raw())
+        };
         NetXmit::Drop
     }
 
@@ -547,7 +496,7 @@ impl<T: Discipline> Qdisc<T> {
                 if bindings::sch_plug_skb_owner_gone(skb) {
                     bindings::sch_plug_skb_orphan(skb);
                 }
-                skb = *skb::next(skb);
+                skb = bindings::sch_plug_skb_next(skb);
             }
         }
     }
@@ -690,42 +639,6 @@ impl<T: Discipline> Drop for TreeGuard<'_, T> {
         // SAFETY: Held by this guard (type invariant); nothing derived from
         // it outlives the guard.
         unsafe { bindings::sch_plug_sch_tree_unlock(self.qdisc.as_raw()) };
-    }
-}
-
-/// Stores `value` at `place` in one access (`WRITE_ONCE()`: a volatile
-/// store in Rust), for fields of `struct Qdisc` that the core reads without
-/// the lock.
-///
-/// # Safety
-///
-/// `place` is valid for writes, aligned, and the caller may write it (it
-/// holds the qdisc's lock).
-#[inline(always)]
-unsafe fn write_once<V: Copy>(place: *mut V, value: V) {
-    // SAFETY: The caller's promise.
-    unsafe { core::ptr::write_volatile(place, value) }
-}
-
-/// Adds `n` to a byte or packet counter of the qdisc's `bstats`
-/// (`u64_stats_add()`, which on 64-bit is `local64_add()`).
-///
-/// # Safety
-///
-/// `counter` is a counter of a qdisc whose lock the caller holds: only the
-/// lock holder writes it. Readers (the stats dump) read it without the lock
-/// with `local64_read()`, a `READ_ONCE`: the value is read and written once
-/// each (volatile accesses, Rust's `READ_ONCE`/`WRITE_ONCE`), which
-/// compiles to a plain load and store, as C's does.
-#[inline]
-unsafe fn stats_add(counter: *mut bindings::u64_stats_t, n: u64) {
-    // SAFETY: `u64_stats_t` on 64-bit is one aligned `s64` (`local64_t`),
-    // valid (caller) and written only by us (caller).
-    unsafe {
-        let counter = core::ptr::addr_of_mut!((*counter).v.a.a.counter);
-        // `as`: the counter is a `u64` that C keeps in an `s64`; both wrap.
-        let value = core::ptr::read_volatile(counter).wrapping_add(n as i64);
-        core::ptr::write_volatile(counter, value);
     }
 }
 

@@ -2,7 +2,7 @@
 
 //! Owned socket buffers and the deferred-free list of the enqueue path.
 
-use super::{bindings, compat};
+use super::bindings;
 use core::{marker::PhantomData, ptr::NonNull};
 
 /// A socket buffer owned by Rust code.
@@ -12,7 +12,8 @@ use core::{marker::PhantomData, ptr::NonNull};
 /// [`super::Qdisc::drop_packet`] consume it, and dequeue returns it to C. It is not
 /// `Clone`: a buffer linked into a queue twice corrupts the queue.
 ///
-/// Dropping an `SkBuff` frees the buffer (`kfree_skb`), so a path that
+/// Dropping an `SkBuff` frees the buffer (`kfree_skb_reason()` with
+/// `SKB_DROP_REASON_QDISC_DROP`), so a path that
 /// forgets one leaks nothing; the disciplines here never rely on that.
 ///
 /// # Invariants
@@ -54,25 +55,11 @@ impl SkBuff {
     /// byte counters (`qdisc_pkt_len()`): set by the core before the
     /// packet reaches a qdisc, and kept in `skb->cb` while it is queued.
     #[inline]
+    #[allow(dead_code)] // Not by the plug (`skb->len`, as C's): samples/rbfifo.rs.
     pub(crate) fn pkt_len(&self) -> u32 {
-        // SAFETY: The buffer is valid and ours (type invariant); this only
-        // computes a field address.
-        let cb = unsafe { core::ptr::addr_of!((*self.0.as_ptr()).cb) };
-        let cb = cb.cast::<bindings::qdisc_skb_cb>();
-        // SAFETY: A buffer a qdisc handles carries a `struct qdisc_skb_cb` at
-        // the start of its control buffer (`qdisc_skb_cb()`), which is large
-        // and aligned enough for it (48 bytes, 8-byte aligned).
-        unsafe { compat::pkt_len(cb) }
-    }
-
-    /// How many packets the buffer counts for in packet counters (what
-    /// `bstats_update()` adds): its GSO segments, 1 for a packet that is
-    /// not GSO.
-    #[inline]
-    pub(crate) fn segs(&self) -> u32 {
         // SAFETY: The buffer is valid and ours (type invariant), and a
         // buffer a qdisc handles carries a `struct qdisc_skb_cb`.
-        unsafe { compat::pkt_segs(self.0.as_ptr()) }
+        unsafe { bindings::sch_plug_qdisc_pkt_len(self.0.as_ptr()) }
     }
 }
 
@@ -81,24 +68,6 @@ impl SkBuff {
 // between CPUs all the time (a qdisc's packets leave on whichever CPU runs
 // the queue).
 unsafe impl Send for SkBuff {}
-
-// `compat::pkt_segs` (6.12) reads `skb_shinfo()` as `head + end`: `end` is an
-// offset from `head` on 64-bit; `stats_add` (mod.rs) writes `u64_stats_t`
-// as one `local64_t`.
-#[cfg(not(target_pointer_width = "64"))]
-compile_error!("the qdisc layer reads sk_buff ends and u64 stats as 64-bit kernels lay them out");
-
-/// The list link of a buffer (`skb->next`), which links queued buffers.
-///
-/// # Safety
-///
-/// `skb` is a valid buffer whose link the caller may write: it owns the
-/// buffer, or holds the lock of the list the buffer is on.
-#[inline]
-pub(super) unsafe fn next(skb: *mut bindings::sk_buff) -> *mut *mut bindings::sk_buff {
-    // SAFETY: `skb` is valid (caller); this only computes a field address.
-    unsafe { core::ptr::addr_of_mut!((*skb).__bindgen_anon_1.__bindgen_anon_1.next) }
-}
 
 impl Drop for SkBuff {
     fn drop(&mut self) {
@@ -127,17 +96,8 @@ impl ToFree<'_> {
         Self(to_free, PhantomData)
     }
 
-    /// Adds `skb` to the list (`__qdisc_drop()`); the core frees the list
-    /// once it has released the qdisc lock.
-    #[inline]
-    pub(crate) fn push(&mut self, skb: SkBuff) {
-        let skb = skb.into_raw();
-        // SAFETY: `self.0` is the running enqueue's list head (type
-        // invariant), which only that enqueue touches; `skb` was ours, so
-        // its link is ours to write, and the list takes the buffer over.
-        unsafe {
-            *next(skb) = *self.0;
-            *self.0 = skb;
-        }
+    /// The list head, for the kernel's drop functions.
+    pub(super) fn as_raw(&mut self) -> *mut *mut bindings::sk_buff {
+        self.0
     }
 }

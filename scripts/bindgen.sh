@@ -29,7 +29,7 @@ out=$(realpath -m "$out")
 
 cd "$objtree"
 eval "\"\$bindgen\" \"\$header\" $options" \
-	"--allowlist-type 'Qdisc_ops|tc_plug_qopt|qdisc_skb_cb|skb_shared_info|notifier_block|netdev_cmd'" \
+	"--allowlist-type 'Qdisc_ops|tc_plug_qopt|notifier_block|netdev_cmd'" \
 	"--allowlist-function 'register_qdisc|unregister_qdisc|timer_shutdown_sync|register_netdevice_notifier|unregister_netdevice_notifier|netif_schedule_queue|sch_plug_.*'" \
 	"--allowlist-var 'TCQ_PLUG_.*|TCQ_F_CAN_BYPASS|NET_XMIT_(SUCCESS|DROP|CN)|NOTIFY_DONE'" \
 	"-o \"\$out\" -- $cflags -DKBUILD_MODNAME='\"sch_plug\"' -fno-builtin -D__BINDGEN__ -DMODULE"
