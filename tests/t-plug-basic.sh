@@ -2,7 +2,7 @@
 # Our plug on a veth with real UDP traffic: held while plugged, released per
 # epoch in order, pass-through, byte limit with drops, rejected bad input.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 21
+ktap_plan 22
 load_ours
 setup_pair
 start_receiver
@@ -45,10 +45,23 @@ ns change dev v0 root plug limit 100000
 # Byte limit: room for two packets; the third is dropped and counted.
 ns change dev v0 root plug block
 ns change dev v0 root plug limit $((2 * PKT + 10))
+# Drop monitors (perf, dropwatch) see why: on 7.x the qdisc subsystem's
+# reason in qdisc:qdisc_drop, OVERLIMIT (the C plug's qdisc_drop() leaves
+# the core's GENERIC); 6.12 has only QDISC_DROP, in skb:kfree_skb.
+tr=/sys/kernel/tracing
+[ -d $tr/events ] || mount -t tracefs tracefs $tr
+case $(uname -r) in
+6.12*) event=skb/kfree_skb reason="reason: QDISC_DROP" ;;
+*) event=qdisc/qdisc_drop reason="kind=plug .*reason=OVERLIMIT" ;;
+esac
+echo >$tr/trace
+echo 1 >$tr/events/$event/enable
 send 3 d
 settle
+echo 0 >$tr/events/$event/enable
 check_eq "limit: two packets fit" 2 "$(qstat snd v0 qlen)"
 check_eq "limit: third dropped and counted (2 before)" 3 "$(qstat snd v0 drops)"
+check_eq "limit: the drop's reason in $event is ${reason##* }" 1 "$(grep -cE "$reason" $tr/trace)"
 # Lowering the limit below the backlog trims nothing (as in C).
 ns change dev v0 root plug limit 10
 check_eq "lower limit trims nothing" 2 "$(qstat snd v0 qlen)"
