@@ -18,7 +18,7 @@
 //! - the default, which keeps output commit in every case: a packet leaves
 //!   only after the epoch it was sent in is acknowledged, in FIFO order;
 //! - [`Rules::C`], the exact behaviour of Linux 6.12's `net/sched/sch_plug.c`
-//!   with its defects D1-D4 (REFERENCE.md section 3), for users who depend on
+//!   with its defects D1-D4 (`docs/c-plug.md` §3), for users who depend on
 //!   it and for the differential test against the C module.
 
 #![deny(unsafe_code)]

@@ -381,7 +381,7 @@ impl<T: Discipline> Qdisc<T> {
     /// Init succeeded and destroy has not run (`ready`); no other reference
     /// to the state exists while the returned one lives.
     // Exclusivity is the caller's promise (a lock, or no one else yet).
-    #[allow(clippy::mut_from_ref)]
+    #[expect(clippy::mut_from_ref)]
     unsafe fn state(&self) -> Pin<&mut T> {
         // SAFETY: The state is initialised (caller, `Private` invariant),
         // exclusively ours (caller), and never moves (`Private` invariant).

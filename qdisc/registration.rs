@@ -348,7 +348,6 @@ impl<T: Discipline> Adapter<T> {
 
     /// The ops table for `T`, without its owner (set at registration).
     const fn build() -> bindings::Qdisc_ops {
-        #[allow(clippy::let_unit_value)]
         let () = Self::LAYOUT_OK;
         let mut id = [0; 16];
         let kind = compat::kind_bytes(T::KIND);

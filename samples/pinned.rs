@@ -4,9 +4,9 @@
 //! lifecycle promises: it is built in place (a spinlock, which must not
 //! move), owns memory (a boxed table) and is dropped on destroy. Each qdisc
 //! counts the packets it took by length, under its own lock; its dump gives
-//! the limit, that count and the number of states alive in the module,
-//! which `t-pinned` follows through creates, failed creates, deletes and a
-//! namespace's deletion (and kmemleak, the table).
+//! the limit, that count and the number of states alive in the module, so
+//! that a test can follow them through creates, failed creates, deletes and
+//! a namespace's deletion.
 
 #![deny(unsafe_code)]
 // The layer, with its `unsafe`, as this module's copy; the discipline has none.

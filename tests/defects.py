@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Regression tests for the C module's defects (REFERENCE.md section 3):
+"""Regression tests for the C module's defects (docs/c-plug.md section 3):
 each sequence runs against the C sch_plug.ko, which must show the defect, and
 against ours with default settings, which must keep output commit. Plus the
 dump (D6) and a control-path stress under lockdep (D5). Prints KTAP. Runs

@@ -3,7 +3,7 @@
 # checkpoints through the Remus topology with 2-3 in flight, on our plug and
 # on the C one. Ours: every datagram arrives, in order, none before its
 # epoch's acknowledgement. C: its single pending-epoch counter releases the
-# packets of later epochs early when checkpoints overlap (REFERENCE.md),
+# packets of later epochs early when checkpoints overlap (docs/c-plug.md §3, D3),
 # which the same receiver sees (and strands others until later acks).
 . "$(dirname "$0")/lib.sh"
 need_c_plug

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Parity with the C module: scenarios covering every behaviour of
-# REFERENCE.md section 2 (and defects D1-D3 as 6.12 has them), run against
+# docs/c-plug.md section 2 (and defects D1-D3 as 6.12 has them), run against
 # the C sch_plug.ko and ours with c_quirks=1 in this boot; transcripts must
 # be identical.
 . "$(dirname "$0")/lib.sh"

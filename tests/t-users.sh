@@ -2,7 +2,7 @@
 # Every known user's command sequence, with real traffic (tests/users.py):
 # QEMU micro-checkpointing, Kata live migration (katamaran), HAProxy's
 # dev/plug_qdisc helper, Xen Remus (remus-netbuf-setup and libxl). Sources
-# in users.py and ../shared/USERS.md.
+# in users.py and docs/users.md.
 . "$(dirname "$0")/lib.sh"
 [ -x /usr/bin/nl-qdisc-add ] || skip_all "libnl's CLI (nl-qdisc-add, libnl-utils) not installed"
 load_ours

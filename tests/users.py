@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Every known user's command sequence (../shared/USERS.md), with real
+"""Every known user's command sequence (docs/users.md), with real
 traffic: what each of them relies on must hold on our plug, namely nothing
 lost, nothing sent before its checkpoint was acknowledged, and the limit
 they set in force. Each recipe names its source; the flags and the order of

@@ -29,7 +29,7 @@ fn acks_of_a_merged_epoch_stop_counting_at_u32_max_and_never_release_early() {
         }
         p.fill_closed(5, u32::MAX - 1);
         // One more BUFFER at the bound: the newest epoch would need 2^32
-        // acknowledgements (B2 in REVIEW-layer.md: `acks += 1` panicked).
+        // acknowledgements (an earlier `acks += 1` panicked here; README R2).
         assert!(p.admit(0, 100));
         assert_eq!(p.apply(Command::Buffer, 69), Wake::No);
         assert_eq!(p.stats().closed_epochs, MAX_CLOSED_EPOCHS as u32);

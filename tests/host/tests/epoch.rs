@@ -1,5 +1,5 @@
 //! Unit tests of the epoch engine: option parsing, and the rules on small
-//! hand-written sequences (the C rules of REFERENCE.md section 2, and the
+//! hand-written sequences (the C rules of docs/c-plug.md section 2, and the
 //! fixes of the default rules).
 
 use plug_epoch_host::epoch::{

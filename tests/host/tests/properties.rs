@@ -223,7 +223,7 @@ fn c_rules_break_output_commit_and_proptest_shows_how() {
     }
 }
 
-/// The minimal sequences of REFERENCE.md's defects, each breaking C.
+/// The minimal sequences of the C module's defects (docs/c-plug.md §3), each breaking C.
 #[test]
 fn c_rules_fail_each_defect_sequence() {
     use Op::*;
