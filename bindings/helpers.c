@@ -72,6 +72,11 @@ SCH_PLUG_HELPER struct sk_buff *sch_plug_skb_next(const struct sk_buff *skb)
 	return skb->next;
 }
 
+SCH_PLUG_HELPER void *sch_plug_qdisc_priv(struct Qdisc *sch)
+{
+	return qdisc_priv(sch);
+}
+
 SCH_PLUG_HELPER struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch)
 {
 	return qdisc_peek_head(sch);

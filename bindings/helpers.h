@@ -24,6 +24,7 @@ int sch_plug_qdisc_drop_overlimit(struct sk_buff *skb, struct Qdisc *sch,
 				  struct sk_buff **to_free);
 unsigned int sch_plug_qdisc_pkt_len(const struct sk_buff *skb);
 struct sk_buff *sch_plug_skb_next(const struct sk_buff *skb);
+void *sch_plug_qdisc_priv(struct Qdisc *sch);
 struct sk_buff *sch_plug_qdisc_peek_head(struct Qdisc *sch);
 struct sk_buff *sch_plug_qdisc_peek_dequeued(struct Qdisc *sch);
 void sch_plug_qdisc_reset_queue(struct Qdisc *sch);

@@ -330,62 +330,66 @@ struct Private<T> {
     timer: Opaque<bindings::timer_list>,
 }
 
-/// A qdisc whose private area holds a `T`, as a callback reaches it.
+/// The private area of the qdisc `sch` (`qdisc_priv()`), derived from the
+/// pointer the core handed to a callback, which covers the whole
+/// allocation: the area follows `struct Qdisc`, outside the bytes a Rust
+/// reference to the struct (a `&Qdisc<T>`) covers.
+///
+/// # Safety
+///
+/// `sch` is a live qdisc, as the core passed it.
+unsafe fn private<T>(sch: *mut bindings::Qdisc) -> *mut Private<T> {
+    // SAFETY: Valid (caller); this only computes the address of the
+    // trailing `privdata`, as `qdisc_priv()` does.
+    unsafe { core::ptr::addr_of_mut!((*sch).privdata).cast() }
+}
+
+/// The state of the qdisc `sch`, pinned in its private area.
+///
+/// # Safety
+///
+/// `sch` is a live qdisc of `T`'s kind whose init succeeded and whose
+/// destroy has not run (`ready`), and no other reference to its state
+/// exists during `'a`.
+unsafe fn state<'a, T: Discipline>(sch: *mut bindings::Qdisc) -> Pin<&'a mut T> {
+    // SAFETY: The qdisc is live and its state initialised (caller,
+    // `Private` invariant), exclusively ours (caller), and never moves
+    // (`Private` invariant).
+    unsafe { Pin::new_unchecked((*private::<T>(sch)).state.assume_init_mut()) }
+}
+
+/// A qdisc whose private area holds a `T`, as a callback reaches it
+/// (`struct Qdisc`).
 ///
 /// # Invariants
 ///
-/// The pointer is a live qdisc of `T`'s kind (its ops are the
-/// [`Tables<T>`]'s), and the holder has exclusive access to its queue and
-/// private area: the qdisc's root lock is held (enqueue, dequeue, reset, a
-/// [`TreeGuard`], the timer); or the qdisc is not visible to the data path
-/// (init, and reset on destroy); or it was detached (a graft) and the core
-/// waited for the data path to leave it (`dev_deactivate()`'s
-/// `synchronize_net()`), so that the tree lock, which is then the new
-/// root's, still excludes everyone. A `Qdisc` only exists for the duration of a callback.
-pub(crate) struct Qdisc<T> {
-    ptr: NonNull<bindings::Qdisc>,
-    _discipline: PhantomData<T>,
-}
+/// A `&Qdisc<T>` is a live qdisc of `T`'s kind (its ops are the
+/// [`Tables<T>`]'s), and its holder has exclusive access to its queue and
+/// private area while the reference lives: the qdisc's root lock is held
+/// (enqueue, dequeue, reset, a [`TreeGuard`], the timer); or the qdisc is
+/// not visible to the data path (init, and reset on destroy); or it was
+/// detached (a graft) and the core waited for the data path to leave it
+/// (`dev_deactivate()`'s `synchronize_net()`), so that the tree lock, which
+/// is then the new root's, still excludes everyone. The layer makes one
+/// only for the duration of a callback.
+#[repr(transparent)]
+pub(crate) struct Qdisc<T>(Opaque<bindings::Qdisc>, PhantomData<T>);
 
 impl<T: Discipline> Qdisc<T> {
     /// # Safety
     ///
     /// `ptr` is a live qdisc of `T`'s kind, to which the caller has
-    /// exclusive access as the type invariant describes, for as long as the
-    /// returned value lives.
-    unsafe fn from_raw(ptr: *mut bindings::Qdisc) -> Self {
+    /// exclusive access as the type invariant describes, for `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::Qdisc) -> &'a Self {
         // INVARIANT: The caller's promise.
-        Self {
-            // SAFETY: A live qdisc is not null.
-            ptr: unsafe { NonNull::new_unchecked(ptr) },
-            _discipline: PhantomData,
-        }
+        // SAFETY: `Qdisc<T>` is a transparent `Opaque<bindings::Qdisc>`,
+        // which has the C struct's layout; the qdisc is live for `'a`
+        // (caller).
+        unsafe { &*ptr.cast::<Self>() }
     }
 
     fn as_raw(&self) -> *mut bindings::Qdisc {
-        self.ptr.as_ptr()
-    }
-
-    /// The private area (`qdisc_priv()`), derived from the pointer the core
-    /// handed over, which covers the whole allocation.
-    fn private(&self) -> *mut Private<T> {
-        // SAFETY: The qdisc is valid (type invariant); this only computes the
-        // address of its trailing `privdata`, as `qdisc_priv()` does.
-        unsafe { core::ptr::addr_of_mut!((*self.as_raw()).privdata).cast() }
-    }
-
-    /// The state, pinned in the private area.
-    ///
-    /// # Safety
-    ///
-    /// Init succeeded and destroy has not run (`ready`); no other reference
-    /// to the state exists while the returned one lives.
-    // Exclusivity is the caller's promise (a lock, or no one else yet).
-    #[expect(clippy::mut_from_ref)]
-    unsafe fn state(&self) -> Pin<&mut T> {
-        // SAFETY: The state is initialised (caller, `Private` invariant),
-        // exclusively ours (caller), and never moves (`Private` invariant).
-        unsafe { Pin::new_unchecked((*self.private()).state.assume_init_mut()) }
+        self.0.get()
     }
 
     /// Packets in the queue not yet handed out: the length of the qdisc's
@@ -508,7 +512,12 @@ impl<T: Discipline> Qdisc<T> {
         // SAFETY: The qdisc is valid (type invariant), and a discipline with
         // a timer has it set up from before its own init until destroy
         // (`Private` invariant), which no holder of a `Qdisc` outlives.
-        unsafe { bindings::sch_plug_timer_arm((*self.private()).timer.get(), ms) };
+        unsafe {
+            // `qdisc_priv()` in C: a reference to the struct does not reach
+            // the area after it.
+            let private = bindings::sch_plug_qdisc_priv(self.as_raw()).cast::<Private<T>>();
+            bindings::sch_plug_timer_arm((*private).timer.get(), ms)
+        };
     }
 
     /// Lets the core send a packet straight to the device when the queue is
@@ -601,9 +610,7 @@ impl<T: Discipline> Control<'_, T> {
         // INVARIANT: Locked just above; `&mut self` keeps a second guard
         // from being made while this one lives.
         TreeGuard {
-            // SAFETY: The tree lock excludes the data path, and RTNL (type
-            // invariant) the other control callbacks, for the guard's life.
-            qdisc: unsafe { Qdisc::from_raw(self.ptr.as_ptr()) },
+            ptr: self.ptr,
             _control: PhantomData,
         }
     }
@@ -613,19 +620,25 @@ impl<T: Discipline> Control<'_, T> {
 ///
 /// # Invariants
 ///
-/// The tree lock of `qdisc` is held by this guard, and the qdisc's init
-/// succeeded and its destroy has not run.
+/// `ptr` is a live qdisc of `T`'s kind whose init succeeded and whose
+/// destroy has not run, RTNL is held, and so is its tree lock, by this
+/// guard: the tree lock excludes the data path and RTNL the other control
+/// callbacks.
 pub(crate) struct TreeGuard<'a, T: Discipline> {
-    qdisc: Qdisc<T>,
-    _control: PhantomData<&'a mut ()>,
+    ptr: NonNull<bindings::Qdisc>,
+    _control: PhantomData<&'a mut T>,
 }
 
 impl<T: Discipline> TreeGuard<'_, T> {
     /// The state and the qdisc, both usable under the lock.
     pub(crate) fn parts(&mut self) -> (Pin<&mut T>, &Qdisc<T>) {
+        let sch = self.ptr.as_ptr();
         // SAFETY: Init succeeded (type invariant); `&mut self` makes this
         // the only reference to the state while it lives.
-        (unsafe { self.qdisc.state() }, &self.qdisc)
+        let state = unsafe { state::<T>(sch) };
+        // SAFETY: Live, and ours under the lock (type invariant) while the
+        // borrow of the guard lasts.
+        (state, unsafe { Qdisc::from_raw(sch) })
     }
 
     /// The state.
@@ -638,7 +651,7 @@ impl<T: Discipline> Drop for TreeGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: Held by this guard (type invariant); nothing derived from
         // it outlives the guard.
-        unsafe { bindings::sch_plug_sch_tree_unlock(self.qdisc.as_raw()) };
+        unsafe { bindings::sch_plug_sch_tree_unlock(self.ptr.as_ptr()) };
     }
 }
 

@@ -4,8 +4,8 @@
 //! trampolines, and its registration with the qdisc core.
 
 use super::{
-    bindings, compat, Control, Discipline, Dump, ExtAck, MtuChange, Peek, Private, Qdisc, SkBuff,
-    StatsDump, ToFree,
+    bindings, compat, private, state, Control, Discipline, Dump, ExtAck, MtuChange, Peek, Private,
+    Qdisc, SkBuff, StatsDump, ToFree,
 };
 use core::{
     ffi::c_void,
@@ -73,12 +73,13 @@ impl<T: Discipline> Adapter<T> {
         from_result(|| {
             // SAFETY: `sch` is a qdisc of our kind being created under RTNL,
             // not yet visible to the data path, so access is exclusive.
-            let sch = unsafe { Qdisc::<T>::from_raw(sch) };
+            let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
             // SAFETY: `opt` is null or `TCA_OPTIONS`, validated by sch_api.c.
             let options = unsafe { nla_payload(opt) };
             // SAFETY: `extack` belongs to the request being served.
             let mut extack = unsafe { ExtAck::from_raw(extack) };
-            let private = sch.private();
+            // SAFETY: The core passed a live qdisc.
+            let private = unsafe { private::<T>(sch) };
             if T::HAS_TIMER {
                 // SAFETY: The area is ours during init and zeroed: the timer
                 // is set up once, before the discipline can arm it, and
@@ -91,7 +92,7 @@ impl<T: Discipline> Adapter<T> {
                     )
                 };
             }
-            let init = T::init(&sch, options, &mut extack)?;
+            let init = T::init(qdisc, options, &mut extack)?;
             // SAFETY: The private area is a valid `Private<T>` with `ready`
             // false (its invariant), ours alone during init; the slot stays
             // where it is for the qdisc's life, so the state is pinned. On
@@ -112,8 +113,8 @@ impl<T: Discipline> Adapter<T> {
         // SAFETY: The core destroys a qdisc that nothing reaches any more
         // (`__qdisc_destroy()`), or one whose creation failed
         // (`qdisc_create()`'s `err_out4`): access is exclusive.
-        let sch = unsafe { Qdisc::<T>::from_raw(sch) };
-        let private = sch.private();
+        // SAFETY: The core passed a live qdisc.
+        let private = unsafe { private::<T>(sch) };
         if T::HAS_TIMER {
             // SAFETY: Set up by init, which ran before (`Private`
             // invariant). Destroy runs under RTNL with no spinlock held, so
@@ -142,15 +143,15 @@ impl<T: Discipline> Adapter<T> {
     ) -> c_int {
         // SAFETY: The core calls enqueue with the root qdisc lock held on a
         // qdisc whose init succeeded.
-        let sch = unsafe { Qdisc::<T>::from_raw(sch) };
+        let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
         // SAFETY: The core hands us a buffer it no longer owns.
         let skb = unsafe { SkBuff::from_raw(skb) };
         // SAFETY: `to_free` is this call's deferred-free list.
         let mut to_free = unsafe { ToFree::from_raw(to_free) };
         // SAFETY: Init succeeded, and the root lock makes this the only
         // reference to the state.
-        let state = unsafe { sch.state() };
-        T::enqueue(state, &sch, skb, &mut to_free) as c_int
+        let state = unsafe { state::<T>(sch) };
+        T::enqueue(state, qdisc, skb, &mut to_free) as c_int
     }
 
     /// # Safety
@@ -159,10 +160,10 @@ impl<T: Discipline> Adapter<T> {
     unsafe extern "C" fn dequeue_callback(sch: *mut bindings::Qdisc) -> *mut bindings::sk_buff {
         // SAFETY: The core calls dequeue with the root qdisc lock held on a
         // qdisc whose init succeeded.
-        let sch = unsafe { Qdisc::<T>::from_raw(sch) };
+        let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
         // SAFETY: As in `enqueue_callback`.
-        let state = unsafe { sch.state() };
-        T::dequeue(state, &sch).map_or(ptr::null_mut(), SkBuff::into_raw)
+        let state = unsafe { state::<T>(sch) };
+        T::dequeue(state, qdisc).map_or(ptr::null_mut(), SkBuff::into_raw)
     }
 
     /// # Safety
@@ -196,7 +197,8 @@ impl<T: Discipline> Adapter<T> {
             let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
             // SAFETY: Init succeeded (`ready`) and the lock makes this the
             // only reference to the state.
-            T::timer(unsafe { qdisc.state() }, &qdisc);
+            let state = unsafe { state::<T>(sch) };
+            T::timer(state, qdisc);
         }
         // SAFETY: Taken above by this call.
         unsafe { bindings::sch_plug_timer_unlock(lock) };
@@ -231,7 +233,8 @@ impl<T: Discipline> Adapter<T> {
     unsafe extern "C" fn reset_callback(sch: *mut bindings::Qdisc) {
         // SAFETY: The core resets with the root qdisc lock held, or on
         // destroy with the qdisc unreachable: access is exclusive.
-        let qdisc = unsafe { Qdisc::<T>::from_raw(sch) };
+        // SAFETY: The core passed a live qdisc.
+        let private = unsafe { private::<T>(sch) };
         // `__qdisc_destroy()` resets the qdisc, with no lock held, before
         // destroying it: its last reference is gone then (`qdisc_put()`;
         // only ingress qdiscs, which this layer does not make, are
@@ -245,17 +248,16 @@ impl<T: Discipline> Adapter<T> {
         // init (`Private` invariant).
         if T::HAS_TIMER && unsafe { bindings::sch_plug_qdisc_refcount(sch) } == 0 {
             // SAFETY: As above.
-            unsafe { bindings::timer_shutdown_sync((*qdisc.private()).timer.get()) };
+            unsafe { bindings::timer_shutdown_sync((*private).timer.get()) };
         }
         // SAFETY: The queue is ours to purge under that exclusion.
         unsafe { bindings::sch_plug_qdisc_reset_queue(sch) };
-        let private = qdisc.private();
         // SAFETY: The area is a valid `Private<T>` (its invariant), ours
         // under that exclusion; `ready` says whether the state is there.
-        unsafe {
-            if (*private).ready {
-                T::reset(qdisc.state());
-            }
+        if unsafe { (*private).ready } {
+            // SAFETY: Init succeeded (`ready`), and the exclusion above makes
+            // this the only reference to the state.
+            T::reset(unsafe { state::<T>(sch) });
         }
     }
 
