@@ -3,8 +3,8 @@
 # kernel (SMP, 2 vCPUs): 1,000,000 fuzzed netlink messages over 10 seeds,
 # 120-second concurrency runs, 100 module lifecycle cycles, the fault and
 # namespace tests, and t-random with 2,000 operations over 3 seeds: 52
-# minutes on 2 cores in session 6 (the fuzzer 28 of them). Ends with
-# "N passed, N failed" and the figures.
+# minutes on 2 cores at 2d3b531 (2026-12-02; the fuzzer 28 of them). Ends
+# with "N passed, N failed" and the figures.
 #
 #   FUZZ_MESSAGES, FUZZ_SEEDS, STRESS_SECONDS, LIFECYCLE_CYCLES, RANDOM_OPS,
 #   RANDOM_SEEDS override; STRESS_TESTS="t-fuzz t-smp" runs a subset.
