@@ -65,7 +65,7 @@ BINDGEN ?= $(CACHE)/tools/$(if $(filter 7.3,$(KERNEL)),bindgen-0.72.1/)bin/bindg
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(KLLVM) RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) \
 	RUSTFMT=$(RUSTFMT) CLIPPY_DRIVER=$(CLIPPY_DRIVER) BINDGEN=$(BINDGEN)
 
-RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs) samples/rbfifo.rs samples/pinned.rs
+RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs) samples/rbfifo.rs samples/pinned.rs samples/doctests.rs
 
 .PHONY: all module prepare deps kernel run check stress bench test-host fmt lint clean
 

@@ -66,16 +66,7 @@ use kernel::{prelude::*, types::Opaque};
 ///
 /// # Examples
 ///
-/// ```ignore
-/// module_qdisc! {
-///     discipline: Fifo,
-///     name: "sch_rbfifo",
-///     authors: ["Rust for Linux"],
-///     description: "A byte-limited FIFO",
-///     license: "GPL",
-///     alias: ["net-sch-rbfifo"],
-/// }
-/// ```
+/// The module of the example of [`Discipline`].
 macro_rules! module_qdisc {
     (discipline: $discipline:ty, $($f:tt)*) => {
         struct QdiscModule {
@@ -135,10 +126,12 @@ pub(crate) enum Peek {
 ///
 /// # Examples
 ///
-/// A FIFO that drops what does not fit in a fixed number of bytes (see
-/// `samples/rbfifo.rs` for the kernel's `bfifo` in full):
+/// A FIFO that drops what does not fit in a fixed number of bytes, and its
+/// module (see `samples/rbfifo.rs` for the kernel's `bfifo` in full):
 ///
-/// ```ignore
+/// ```
+/// # use crate::qdisc::{module_qdisc, value, Discipline, ExtAck, NetXmit, Peek, Qdisc, SkBuff, ToFree};
+/// # use kernel::{c_str, prelude::*};
 /// struct Fifo {
 ///     limit: u32,
 /// }
@@ -146,14 +139,24 @@ pub(crate) enum Peek {
 /// #[vtable]
 /// impl Discipline for Fifo {
 ///     const KIND: &'static CStr = c_str!("tinyfifo");
+///     // Its dequeue always returns the head: a parent may peek at it.
 ///     const PEEK: Peek = Peek::Head;
 ///
-///     fn init(_: &Qdisc<Self>, _: Option<&[u8]>, _: &mut ExtAck<'_>) -> Result<impl PinInit<Self, Error>> {
-///         Ok(Fifo { limit: 64 * 1024 })
+///     fn init(
+///         _sch: &Qdisc<Self>,
+///         _options: Option<&[u8]>,
+///         _extack: &mut ExtAck<'_>,
+///     ) -> Result<impl PinInit<Self, Error>> {
+///         Ok(value(Fifo { limit: 64 * 1024 }))
 ///     }
 ///
-///     fn enqueue(self: Pin<&mut Self>, sch: &Qdisc<Self>, skb: SkBuff, to_free: &mut ToFree<'_>) -> NetXmit {
-///         if sch.backlog() + skb.pkt_len() <= self.limit {
+///     fn enqueue(
+///         self: Pin<&mut Self>,
+///         sch: &Qdisc<Self>,
+///         skb: SkBuff,
+///         to_free: &mut ToFree<'_>,
+///     ) -> NetXmit {
+///         if sch.backlog().saturating_add(skb.pkt_len()) <= self.limit {
 ///             sch.enqueue_tail(skb)
 ///         } else {
 ///             sch.drop_packet(skb, to_free)
@@ -163,6 +166,15 @@ pub(crate) enum Peek {
 ///     fn dequeue(self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
 ///         sch.dequeue_head()
 ///     }
+/// }
+///
+/// module_qdisc! {
+///     discipline: Fifo,
+///     name: "sch_tinyfifo",
+///     authors: ["sch_plug-rs developers"],
+///     description: "A byte-limited FIFO (the qdisc layer's example)",
+///     license: "GPL",
+///     alias: ["net-sch-tinyfifo"],
 /// }
 /// ```
 #[vtable]

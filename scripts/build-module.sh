@@ -22,7 +22,7 @@ if [ "$flavour" = debug ] && [ "$KERNEL" = 6.12 ]; then
 fi
 dst=$CACHE/module/$(printf %s "$TOP" | sha1sum | cut -c1-12)-$KDIR_PREFIX$flavour
 mkdir -p "$dst"
-(cd "$TOP" && rsync -rc --relative Kbuild module.rs sch_plug.rs epoch.rs qdisc bindings/*.c bindings/*.h \
-	samples/*.rs samples/*.c scripts/bindgen.sh "$dst/")
+(cd "$TOP" && rsync -rc --relative --exclude=doctests_generated.rs Kbuild module.rs sch_plug.rs epoch.rs qdisc \
+	bindings/*.c bindings/*.h samples/*.rs samples/*.c scripts/bindgen.sh scripts/doctests.py "$dst/")
 make -s -C "$kdir" M="$dst" LLVM="$KLLVM" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" modules >&2
 echo "$dst/sch_plug.ko"

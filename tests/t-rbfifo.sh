@@ -10,7 +10,7 @@
 # also checked against its known value, so two equal wrong answers fail too.
 . "$(dirname "$0")/lib.sh"
 need_tools
-ktap_plan 17
+ktap_plan 20
 # The answers without the extack message (rbfifo names the problem, bfifo
 # gives none).
 CTL() { local o; o=$($IP netns exec "$1" "$PLUG_TOOLS/qdiscctl" "${@:2}"); echo "${o%% extack=*}"; }
@@ -137,4 +137,17 @@ expect gso-rx "$(seq_of g 160)"
 # Everything else (create, change and delete answers) the same.
 check_eq "every other step: rbfifo = bfifo" "$(sed 's/^/  /' <<<"$c")" "$(sed 's/^/  /' <<<"$r")"
 check "sch_rbfifo unloads" rmmod sch_rbfifo
+# The example of the layer's rustdoc, compiled into sch_tinyfifo.ko
+# (samples/doctests.rs), loaded and run as a root qdisc without bypass.
+insmod "${SCH_PLUG_KO%/*}/sch_tinyfifo.ko"
+setup_pair
+start_receiver
+$TC -n snd qdisc add dev v0 root tinyfifo
+send 10 e
+wait_rx 10
+settle
+check_eq "tinyfifo (the rustdoc example): the receiver got 10 datagrams, in order" "$(seq_of e 10)" "$(rx_lines)"
+check_eq "tinyfifo: Sent counts them" 10 "$(qstat snd v0 packets)"
+cleanup_pair
+check "sch_tinyfifo unloads" rmmod sch_tinyfifo
 ktap_done
