@@ -51,8 +51,8 @@ ns change dev v0 root plug limit $((2 * PKT + 10))
 tr=/sys/kernel/tracing
 [ -d $tr/events ] || mount -t tracefs tracefs $tr
 case $(uname -r) in
-6.12*) event=skb/kfree_skb reason="reason: QDISC_DROP" ;;
-*) event=qdisc/qdisc_drop reason="kind=plug .*reason=OVERLIMIT" ;;
+6.12*) event=skb/kfree_skb reason="reason: QDISC_DROP" name=QDISC_DROP ;;
+*) event=qdisc/qdisc_drop reason="kind=plug .*reason=OVERLIMIT" name=OVERLIMIT ;;
 esac
 echo >$tr/trace
 echo 1 >$tr/events/$event/enable
@@ -61,7 +61,7 @@ settle
 echo 0 >$tr/events/$event/enable
 check_eq "limit: two packets fit" 2 "$(qstat snd v0 qlen)"
 check_eq "limit: third dropped and counted (2 before)" 3 "$(qstat snd v0 drops)"
-check_eq "limit: the drop's reason in $event is ${reason##* }" 1 "$(grep -cE "$reason" $tr/trace)"
+check_eq "limit: the drop's reason in $event is $name" 1 "$(grep -cE "$reason" $tr/trace)"
 # Lowering the limit below the backlog trims nothing (as in C).
 ns change dev v0 root plug limit 10
 check_eq "lower limit trims nothing" 2 "$(qstat snd v0 qlen)"
