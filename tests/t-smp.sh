@@ -6,7 +6,10 @@
 # conservation without the module's word (every datagram sent is received
 # or counted dropped by the kernel after the plug; the plug's drops are the
 # sends it refused, ENOBUFS, and its drop counter must equal them and
-# SndbufErrors; nothing left queued); and, with the data path on one CPU
+# SndbufErrors; on 7.x, which answers every sender of a batched enqueue
+# NET_XMIT_SUCCESS, the plug's drops are the kernel's qdisc:qdisc_drop
+# events instead, of which the refused sends are a part; nothing left
+# queued); and, with the data path on one CPU
 # (where nothing can reorder a flow after the qdisc), FIFO per flow.
 # cpus: all
 . "$(dirname "$0")/lib.sh"
