@@ -13,8 +13,8 @@ use core::{marker::PhantomData, ptr::NonNull};
 /// `Clone`: a buffer linked into a queue twice corrupts the queue.
 ///
 /// Dropping an `SkBuff` frees the buffer (`kfree_skb_reason()` with
-/// `SKB_DROP_REASON_QDISC_DROP`), so a path that
-/// forgets one leaks nothing; the disciplines here never rely on that.
+/// `SKB_DROP_REASON_QDISC_DROP`), so a path that forgets one leaks nothing;
+/// the disciplines here never rely on that.
 ///
 /// # Invariants
 ///

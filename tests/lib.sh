@@ -373,6 +373,11 @@ online_cpus() { local c; c=$(cat /sys/devices/system/cpu/online); [ "$c" = 0 ] &
 # (ENOBUFS) and SndbufErrors, and compared with its counter. Prints the
 # figures as diagnostics; the verdict's status is the result. Extra verdict
 # options go in STRESS_VERDICT.
+# The kernel's tracing directory: its events count what the core does with
+# the module's packets, apart from the module's own counters.
+TRACEFS=/sys/kernel/tracing
+tracefs_mount() { [ -d $TRACEFS/events ] || mount -t tracefs tracefs $TRACEFS; }
+
 stress() {
 	local name=$1; shift
 	local r=$WORK/$name.recv s=$WORK/$name.sent
@@ -385,8 +390,8 @@ stress() {
 	# dropped packet): 7.x enqueues concurrent senders' packets in batches
 	# and then answers every sender of a batch NET_XMIT_SUCCESS, so that a
 	# drop in a batch reaches no sender (net/core/dev.c, __dev_xmit_skb()).
-	local tr=/sys/kernel/tracing ev= qdrops=()
-	[ -d $tr/events ] || mount -t tracefs tracefs $tr 2>/dev/null || true
+	local tr=$TRACEFS ev= qdrops=()
+	tracefs_mount 2>/dev/null || true
 	if [ -d $tr/events/qdisc/qdisc_drop ]; then
 		ev=$tr/events/qdisc/qdisc_drop
 		echo >$tr/trace

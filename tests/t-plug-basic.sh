@@ -48,8 +48,8 @@ ns change dev v0 root plug limit $((2 * PKT + 10))
 # Drop monitors (perf, dropwatch) see why: on 7.x the qdisc subsystem's
 # reason in qdisc:qdisc_drop, OVERLIMIT (the C plug's qdisc_drop() leaves
 # the core's GENERIC); 6.12 has only QDISC_DROP, in skb:kfree_skb.
-tr=/sys/kernel/tracing
-[ -d $tr/events ] || mount -t tracefs tracefs $tr
+tr=$TRACEFS
+tracefs_mount
 case $(uname -r) in
 6.12*) event=skb/kfree_skb reason="reason: QDISC_DROP" name=QDISC_DROP ;;
 *) event=qdisc/qdisc_drop reason="kind=plug .*reason=OVERLIMIT" name=OVERLIMIT ;;
