@@ -20,7 +20,7 @@ if [ "$flavour" = debug ] && [ "$KERNEL" = 6.12 ]; then
 	echo "$TOP/sch_plug.ko"
 	exit 0
 fi
-dst=$CACHE/module/$(printf %s "$TOP" | sha1sum | cut -c1-12)-$KDIR_PREFIX$flavour
+dst=$CACHE/module/$CHECKOUT-$KDIR_PREFIX$flavour
 mkdir -p "$dst"
 (cd "$TOP" && rsync -rc --relative --exclude=doctests_generated.rs Kbuild module.rs sch_plug.rs epoch.rs qdisc \
 	bindings/*.c bindings/*.h samples/*.rs samples/*.c scripts/bindgen.sh scripts/doctests.py "$dst/")

@@ -22,7 +22,7 @@ result() { # result <ok|fail> <name>
 }
 cd "$TOP"
 # Per checkout: two clones checking at once must not share their logs.
-logdir=$CACHE/check-logs/$(printf %s "$TOP" | sha1sum | cut -c1-12)
+logdir=$CACHE/check-logs/$CHECKOUT
 mkdir -p "$logdir"
 
 if [ -n "$subset" ]; then

@@ -64,6 +64,10 @@ fi
 # $KPKG/<version>/usr/src/linux-source-7.3.tar.xz, $KPKG/version.
 KPKG=$CACHE/pkg/linux-source-$KERNEL_SERIES
 
+# The id of this checkout in the cache (a hash of its path): two clones
+# building or checking at once never share a directory there.
+CHECKOUT=$(printf %s "$TOP" | sha1sum | cut -c1-12)
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -112,7 +116,7 @@ kernel_build_dir() {
 # The compiled in-guest test tools (tests/tools: plugfuzz, plugstress), one
 # cargo target directory per checkout, as for the host tests.
 tools_dir() {
-	echo "$CACHE/tools-target/$(printf %s "$TOP" | sha1sum | cut -c1-12)/release"
+	echo "$CACHE/tools-target/$CHECKOUT/release"
 }
 
 # ksft_install <kernel build dir>: install tests/ as the collection
@@ -126,7 +130,7 @@ ksft_install() {
 	# Per checkout and per line: make check runs the two lines at once, and
 	# lib.mk builds the test device (tests/mqhold) in the tree it installs
 	# from, so each line installs from its own copy of tests/.
-	dir=$CACHE/ksft/$(printf %s "$TOP" | sha1sum | cut -c1-12)-$KERNEL
+	dir=$CACHE/ksft/$CHECKOUT-$KERNEL
 	inst=$dir/inst
 	rm -rf "$dir"
 	mkdir -p "$inst" "$dir/src/scripts"

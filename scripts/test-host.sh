@@ -3,6 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 # One target directory per checkout: clones of the same package sharing one
 # confuse cargo's freshness checks.
-export CARGO_TARGET_DIR=$CACHE/host-target/$(printf %s "$TOP" | sha1sum | cut -c1-12)
+export CARGO_TARGET_DIR=$CACHE/host-target/$CHECKOUT
 cd "$TOP/tests/host"
 cargo test --quiet "$@"
