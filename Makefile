@@ -13,6 +13,8 @@
 #   make stress     the long reliability runs (1,000,000 fuzzed messages,
 #                   2-minute SMP runs, 100 module lifecycles); RELIABILITY.md
 #   make bench      C vs Rust plug on the qdisc path, perf kernel, QEMU -icount
+#   make deb        a Debian package of the module (KERNEL=debian: for
+#                   Debian 13's own linux-image-7.3.x+deb13-amd64)
 #   make fmt        rustfmt with the kernel's .rustfmt.toml
 #   make lint       rustfmt --check and CLIPPY=1, failing on any warning
 #   make clean
@@ -23,7 +25,8 @@
 # KERNEL=6.12|7.3 selects the kernel line for every target (default 6.12:
 # Debian 12's linux-source-6.12 with the machine's LLVM; 7.3: trixie-backports'
 # linux-source-7.3 with the Debian 12 LLVM of rustc's major version, LLVM=-22;
-# scripts/lib.sh).
+# scripts/lib.sh). KERNEL=debian: Debian's own 7.3 kernel, unmodified, for
+# make, make deb, make check and make run (scripts/debian.sh).
 
 FLAVOUR ?= debug
 KERNEL ?= 6.12
@@ -35,8 +38,12 @@ KLLVM := 1
 else ifeq ($(KERNEL),7.3)
 # rustc's LLVM major (22 before rustc is installed), as scripts/lib.sh.
 KLLVM := -$(or $(shell $(RUSTC) --version --verbose 2>/dev/null | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p'),22)
+else ifeq ($(KERNEL),debian)
+# Debian's own kernel: built with GCC, the module in a trixie root
+# (scripts/debian.sh).
+KLLVM :=
 else
-$(error unknown KERNEL '$(KERNEL)' (have: 6.12, 7.3))
+$(error unknown KERNEL '$(KERNEL)' (have: 6.12, 7.3, debian))
 endif
 # The scripts read the line from the environment.
 export KERNEL
@@ -67,7 +74,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(KLLVM) RUSTC=$(RUSTC) RUSTDOC=$(RU
 
 RUST_SOURCES := module.rs sch_plug.rs epoch.rs $(wildcard qdisc/*.rs) samples/rbfifo.rs samples/pinned.rs samples/doctests.rs
 
-.PHONY: all module prepare deps kernel run check stress bench test-host fmt lint clean
+.PHONY: all module deb prepare deps kernel run check stress bench test-host fmt lint clean
 
 all: module
 
@@ -79,13 +86,25 @@ prepare: deps
 
 kernel: prepare
 
+ifeq ($(KERNEL),debian)
+# Outside the checkout, with Debian's compilers; prints the .ko's path.
+module: $(PREPARE)
+	@$(SCRIPTS)/build-module.sh $(FLAVOUR)
+else
 module: $(PREPARE)
 	+$(KMAKE) modules
+endif
+
+# make deb: a Debian package of the module for the line's kernel
+# (KERNEL=debian: Debian's linux-image-7.3.x+deb13-amd64); prints its path.
+deb: $(PREPARE)
+	@$(SCRIPTS)/deb.sh $(FLAVOUR)
 
 fmt: $(PREPARE)
 	$(RUSTFMT) --config-path $(KDIR)/source/.rustfmt.toml $(RUST_SOURCES)
 
 lint: $(PREPARE)
+	@if [ "$(KERNEL)" = debian ]; then echo "make lint: on KERNEL=6.12 or 7.3 (the same source; Debian's root has no clippy)" >&2; exit 1; fi
 	$(RUSTFMT) --check --config-path $(KDIR)/source/.rustfmt.toml $(RUST_SOURCES)
 	@touch module.rs
 	+$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror modules
@@ -104,7 +123,7 @@ run: deps
 # Without KERNEL= (and without TESTS=), make check also builds the module
 # on the other line and runs the cross-line tests there (scripts/check.sh).
 ifeq ($(origin KERNEL)$(TESTS),file)
-check: export CHECK_OTHER_LINE := $(if $(filter 6.12,$(KERNEL)),7.3,6.12)
+check: export CHECK_OTHER_LINES := $(if $(filter 6.12,$(KERNEL)),7.3,6.12) debian
 endif
 check: $(PREPARE)
 	@$(SCRIPTS)/check.sh $(FLAVOUR) $(TESTS)

@@ -6,6 +6,7 @@
 # Writes $CACHE/bench/results.json, table.md and chart.svg, and prints the
 # table. Method: BENCHMARKS.md.
 . "$(dirname "$0")/lib.sh"
+[ "$KERNEL" != debian ] || die "make bench runs on our perf and debug kernels (KERNEL=6.12|7.3), not on Debian's"
 "$TOP/scripts/deps.sh"
 kdir=$("$TOP/scripts/kernel.sh" perf)
 ko=$("$TOP/scripts/build-module.sh" perf)

@@ -2,10 +2,10 @@
 # Build sch_plug.ko (and the sample sch_rbfifo.ko beside it) against one of
 # our cached kernels.
 #
-#   [KERNEL=6.12|7.3] scripts/build-module.sh <flavour>   prints the path of sch_plug.ko
+#   [KERNEL=6.12|7.3|debian] scripts/build-module.sh <flavour>   prints the path of sch_plug.ko
 #
 # The 6.12 debug kernel builds in the repository (what `make` does). Other
-# flavours and the 7.3 line build from a copy of the sources under the cache
+# flavours and the 7.3 and debian lines build from a copy of the sources under the cache
 # ($CACHE/module/<checkout>-<flavour>, .../<checkout>-7.3-<flavour>), so
 # that their objects never mix with the repository's build, nor with
 # another checkout's. The copy takes only the files whose content changed,
@@ -21,8 +21,15 @@ if [ "$flavour" = debug ] && [ "$KERNEL" = 6.12 ]; then
 	exit 0
 fi
 dst=$CACHE/module/$CHECKOUT-$KDIR_PREFIX$flavour
+# Debian's kernel has one flavour, Debian's.
+[ "$KERNEL" != debian ] || dst=$CACHE/module/$CHECKOUT-debian
 mkdir -p "$dst"
 (cd "$TOP" && rsync -rc --relative --exclude=doctests_generated.rs Kbuild module.rs sch_plug.rs epoch.rs qdisc \
 	bindings/*.c bindings/*.h samples/*.rs samples/*.c scripts/bindgen.sh scripts/doctests.py "$dst/")
-make -s -C "$kdir" M="$dst" LLVM="$KLLVM" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" modules >&2
+if [ "$KERNEL" = debian ]; then
+	# With Debian's compilers, in the trixie root (debian.sh).
+	(cd "$dst" && debian_make -s -C "$kdir" M="$dst" modules) >&2
+else
+	make -s -C "$kdir" M="$dst" LLVM="$KLLVM" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" modules >&2
+fi
 echo "$dst/sch_plug.ko"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make check`: host tests, module build, lint, then the in-guest suite, on
-# the kernel line $KERNEL; then, with CHECK_OTHER_LINE=<line>, the module
-# build and the cross-line subset of the suite on that line too.
+# the kernel line $KERNEL; then, with CHECK_OTHER_LINES="<line>...", the
+# module build and the cross-line subset of the suite on those lines too
+# (KERNEL=debian: Debian's own kernel, its package test included).
 # Prints the KTAP of each part and ends with one line "N passed, N failed".
 #
 #   scripts/check.sh [flavour] [t-name ...]    (default: debug, every test)
@@ -15,6 +16,13 @@ shift || true
 # the module and both samples build, then these tests, which between them
 # touch every part of the layer and each user's recipe.
 SUBSET_TESTS="t-module t-plug-basic t-differential t-remus t-clients t-users t-multiqueue t-smp"
+# On Debian's own kernel (KERNEL=debian): the module as its users meet it,
+# compared with Debian's C module, then its Debian package (t-package).
+[ "$KERNEL" != debian ] ||
+	SUBSET_TESTS="t-module t-plug-basic t-differential t-remus t-clients t-users t-package"
+# `make check KERNEL=debian` is that part alone (the full suite needs our
+# debug kernels' KASAN, lockdep, kmemleak and the test device).
+if [ "$KERNEL" = debian ] && [ -z "$subset" ]; then subset=1; fi
 passed=0 failed=0
 result() { # result <ok|fail> <name>
 	if [ "$1" = ok ]; then passed=$((passed + 1)); echo "ok - $2"
@@ -34,9 +42,19 @@ if [ -n "$subset" ]; then
 	if ko=$("$TOP/scripts/build-module.sh" "$flavour" 2>"$logdir/build.log"); then result ok "$KERNEL: module builds"
 	else tail -n 40 "$logdir/build.log"; result fail "$KERNEL: module builds"; ko=; fi
 	kdir=$("$TOP/scripts/kernel.sh" --dir "$flavour")
+	# Debian's kernel: the package of the module (make deb), which
+	# t-package installs in the guest.
+	if [ -n "$ko" ] && [ "$KERNEL" = debian ]; then
+		if SCH_PLUG_DEB=$("$TOP/scripts/deb.sh" "$flavour" 2>"$logdir/deb.log"); then
+			export SCH_PLUG_DEB
+			result ok "$KERNEL: package builds ($(basename "$SCH_PLUG_DEB"))"
+		else cat "$logdir/deb.log"; result fail "$KERNEL: package builds"; fi
+	fi
 	# Clippy of this line's toolchain on this line's kernel crate, warnings
-	# as errors, in the same copy (its Rust objects rebuilt).
-	if [ -n "$ko" ]; then
+	# as errors, in the same copy (its Rust objects rebuilt). Not on
+	# Debian's kernel: the compiler there is Debian's, whose clippy is not
+	# in the root; the 7.3 line lints the same source.
+	if [ -n "$ko" ] && [ "$KERNEL" != debian ]; then
 		dst=$(dirname "$ko")
 		log "lint on $KERNEL (CLIPPY=1, warnings as errors)"
 		touch "$dst/module.rs" "$dst"/samples/*.rs
@@ -50,15 +68,26 @@ if [ -n "$subset" ]; then
 	else cat "$logdir/ksft.log"; result fail "$KERNEL: tests install as a kselftest collection"; fi
 	if [ -n "$ko" ]; then
 		[ $# -gt 0 ] || set -- $SUBSET_TESTS
-		# Beside the default line (below): its guests first.
-		if [ -n "${CHECK_GUEST_LOCK:-}" ]; then
+		# Beside the default line (below): its guests first. Not for
+		# Debian's kernel: its guest has 1 vCPU (none of its tests uses
+		# two) and no debug options, and runs beside the default line's
+		# guest, whose tests run on one CPU and leave the second core
+		# mostly idle (2026-12-06: two runs of this part beside the
+		# default line's cold CI guest, all passed; that guest took 44
+		# min for 36 min of tests, with a Rust crate build beside it too).
+		guest_cpus=2
+		if [ "$KERNEL" = debian ]; then
+			guest_cpus=1
+		elif [ -n "${CHECK_GUEST_LOCK:-}" ]; then
 			log "waiting for the default line's guest to finish"
 			exec 9>"$CHECK_GUEST_LOCK"
 			flock 9
 		fi
-		log "in-guest suite on the $KERNEL $flavour kernel: $*"
+		what="the $KERNEL $flavour kernel"
+		[ "$KERNEL" != debian ] || what="Debian's own kernel, $(debian_abi)"
+		log "in-guest suite on $what: $*"
 		set +e
-		"$TOP/scripts/guest.sh" --timeout 3000 --ko "$ko" "$flavour" "$TOP/tests/run-suite.sh" \
+		"$TOP/scripts/guest.sh" --timeout 3000 --cpus "$guest_cpus" --ko "$ko" "$flavour" "$TOP/tests/run-suite.sh" \
 			"$inst" "$@" >"$logdir/guest.log" 2>&1
 		grc=$?
 		set -e
@@ -77,20 +106,22 @@ if [ -n "$subset" ]; then
 	exit
 fi
 
-# The other line's part starts at once, beside this one: its kernel build,
-# when not cached, is the longest step of a cold make check, and its module
-# build, clippy and test install take minutes. Its guest waits for this
-# line's guests (fd 8's lock, held until they end): two TCG guests of 2 vCPUs
-# each on the 2 cores were far slower than one after the other (2026-12-03,
+# The other lines' parts start at once, beside this one, each in the
+# background: a kernel build (7.3) or the reproduction of Debian's Rust
+# crates (debian), when not cached, is the longest step of a cold make
+# check, and module builds, clippy and test installs take minutes. Their
+# guests wait for this line's guests, and for each other (the lock of
+# fd 8, held until this line's guests end): two TCG guests of 2 vCPUs each
+# on the 2 cores were far slower than one after the other (2026-12-03,
 # clean-clone CI run of e7f4bb5: this line's guest did not finish its suite
 # within 70 min, against 30-47 min alone; the other line's took 47 min
 # against 18).
-other_pid=
+other_pids=()
 guest_lock=$logdir/guest.lock
 exec 8>"$guest_lock"
 flock 8
-if [ -n "${CHECK_OTHER_LINE:-}" ]; then
-	log "the other kernel line, $CHECK_OTHER_LINE, beside this one: module build, lint, then (after this line's guests) the cross-line tests (progress: $logdir/other.log)"
+for line in ${CHECK_OTHER_LINES:-}; do
+	log "kernel line $line beside this one: module build, lint, then (after this line's guests) its tests (progress: $logdir/other-$line.log)"
 	(
 		# Only this process holds the guest lock.
 		exec 8>&-
@@ -98,17 +129,17 @@ if [ -n "${CHECK_OTHER_LINE:-}" ]; then
 		# The line's own bindgen and libclang (lib.sh, the Makefile), not
 		# this line's, which the environment carries.
 		unset LIBCLANG_PATH BINDGEN
-		KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/deps.sh" >"$logdir/deps-$CHECK_OTHER_LINE.log" 2>&1 || true
-		if ! KERNEL=$CHECK_OTHER_LINE "$TOP/scripts/kernel.sh" "$flavour" >"$logdir/kernel-$CHECK_OTHER_LINE.log" 2>&1; then
-			tail -n 30 "$logdir/kernel-$CHECK_OTHER_LINE.log"
-			echo "not ok - $CHECK_OTHER_LINE $flavour kernel builds"
+		KERNEL=$line "$TOP/scripts/deps.sh" >"$logdir/deps-$line.log" 2>&1 || true
+		if ! KERNEL=$line "$TOP/scripts/kernel.sh" "$flavour" >"$logdir/kernel-$line.log" 2>&1; then
+			tail -n 30 "$logdir/kernel-$line.log"
+			echo "not ok - $line $flavour kernel builds"
 			echo "0 passed, 1 failed"
 			exit 1
 		fi
-		KERNEL=$CHECK_OTHER_LINE exec "$TOP/scripts/check.sh" --subset "$flavour"
-	) >"$logdir/other.log" 2>&1 &
-	other_pid=$!
-fi
+		KERNEL=$line exec "$TOP/scripts/check.sh" --subset "$flavour"
+	) >"$logdir/other-$line.log" 2>&1 &
+	other_pids+=("$line:$!")
+done
 
 log "host tests (cargo test of epoch.rs)"
 if "$TOP/scripts/test-host.sh" >"$logdir/host.log" 2>&1; then st=ok; else st=fail; cat "$logdir/host.log"; fi
@@ -126,9 +157,12 @@ log "lint (rustfmt --check, CLIPPY=1 with warnings as errors)"
 if make --no-print-directory lint FLAVOUR="$flavour" >"$logdir/lint.log" 2>&1 && ! grep -qE '^(warning|error)' "$logdir/lint.log"; then result ok "lint clean"
 else cat "$logdir/lint.log"; result fail "lint clean"; fi
 
-log "perf-flavour module build (the benchmark's kernel; built once, then cached)"
-if "$TOP/scripts/build-module.sh" perf >"$logdir/perf.log" 2>&1; then result ok "perf-flavour module builds"
-else tail -n 30 "$logdir/perf.log"; result fail "perf-flavour module builds"; fi
+# In the background, beside the guest (whose tests run on one CPU): the
+# perf kernel, when not cached, took 16 min before the guest could start
+# (2026-12-06, the cold CI run of bdc8fb4).
+log "perf-flavour module build in the background (the benchmark's kernel; built once, then cached; log: $logdir/perf.log)"
+"$TOP/scripts/build-module.sh" perf >"$logdir/perf.log" 2>&1 &
+perf_pid=$!
 
 log "in-guest test tools (cargo build of tests/tools)"
 if "$TOP/scripts/tools.sh" >"$logdir/tools.log" 2>&1; then result ok "test tools build"
@@ -200,19 +234,23 @@ fi
 flock -u 8
 exec 8>&-
 
-if [ -n "$other_pid" ]; then
+if wait "$perf_pid"; then result ok "perf-flavour module builds"
+else tail -n 30 "$logdir/perf.log"; result fail "perf-flavour module builds"; fi
+
+for p in "${other_pids[@]}"; do
+	line=${p%%:*}
 	set +e
-	wait "$other_pid"
+	wait "${p#*:}"
 	set -e
-	echo "# kernel line $CHECK_OTHER_LINE"
-	grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$logdir/other.log" || true
-	if op=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logdir/other.log" | tail -n1) && [ -n "$op" ]; then
+	echo "# kernel line $line"
+	grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$logdir/other-$line.log" || true
+	if op=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logdir/other-$line.log" | tail -n1) && [ -n "$op" ]; then
 		set -- $op
 		passed=$((passed + $1)); failed=$((failed + $3))
 	else
-		result fail "$CHECK_OTHER_LINE part reported no count"
+		result fail "$line part reported no count"
 	fi
-fi
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

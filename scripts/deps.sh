@@ -29,6 +29,9 @@ case $KERNEL in
 # 7.3's source comes from trixie-backports, and its LLVM (rustc's) is
 # installed after rustc, below.
 7.3) ;;
+# Debian's kernel: the same source, its image packages (below), and the
+# trixie root with Debian's compilers (scripts/debian.sh, by mmdebstrap).
+debian) PKGS+=(mmdebstrap) ;;
 esac
 RUST_PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web)
 
@@ -65,19 +68,30 @@ install_missing "${PKGS[@]}"
 # never sees trixie. The version (part of the kernel's cache key) is written
 # last, to $KPKG/version; once it is there nothing is fetched again (remove
 # $KPKG to take a newer upload).
-if [ "$KERNEL" = 7.3 ] && ! [ -f "$(kernel_src_tarball)" ]; then
-	mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
-		awk '$2 == "bookworm" { print $1; exit }')
-	[ -n "$mirror" ] || die "no bookworm entry in the machine's apt sources: cannot tell which Debian mirror to fetch trixie-backports from"
-	apt=$CACHE/apt/trixie-backports
-	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts" "$KPKG"
+# The machine's Debian mirror, for trixie and trixie-backports.
+debian_mirror() {
+	local m
+	m=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' | awk '$2 == "bookworm" { print $1; exit }')
+	[ -n "$m" ] || die "no bookworm entry in the machine's apt sources: cannot tell which Debian mirror to fetch trixie-backports from"
+	echo "$m"
+}
+apt=$CACHE/apt/trixie-backports
+aptp=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts"
+	-o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache"
+	-o APT::Sandbox::User=root -o Acquire::Languages=none -qq)
+private_apt_updated=
+private_apt_update() {
+	[ -n "$private_apt_updated" ] && return
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts"
 	printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie-backports main\n' \
-		"$mirror" >"$apt/sources.list"
-	aptp=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts"
-		-o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache"
-		-o APT::Sandbox::User=root -o Acquire::Languages=none -qq)
+		"$(debian_mirror)" >"$apt/sources.list"
 	log "fetching the trixie-backports package list (private to $apt)"
 	apt-get "${aptp[@]}" update
+	private_apt_updated=1
+}
+if [ "$KERNEL_SERIES" = 7.3 ] && ! [ -f "$(kernel_src_tarball)" ]; then
+	mkdir -p "$KPKG"
+	private_apt_update
 	ver=$(apt-cache "${aptp[@]}" show "linux-source-$KERNEL_SERIES" | awk '/^Version:/ { print $2; exit }')
 	[ -n "$ver" ] || die "trixie-backports has no linux-source-$KERNEL_SERIES"
 	log "downloading linux-source-$KERNEL_SERIES $ver (about 170 MB) into $KPKG"
@@ -90,6 +104,49 @@ if [ "$KERNEL" = 7.3 ] && ! [ -f "$(kernel_src_tarball)" ]; then
 	[ -f "$KPKG/$ver/usr/src/linux-source-$KERNEL_SERIES.tar.xz" ] ||
 		die "linux-source-$KERNEL_SERIES $ver has no usr/src/linux-source-$KERNEL_SERIES.tar.xz"
 	echo "$ver" >"$KPKG/version"
+	did=1
+fi
+
+# KERNEL=debian: Debian's kernel of that same source version, as packaged:
+# its headers (.config, Module.symvers), its image and modules (booted as
+# they are), and the machine's busybox-static for virtme-ng's initramfs
+# (its 9p and virtio drivers are modules; the package conflicts with the
+# busybox installed above, so only its binary is taken). Unpacked, never
+# installed; $DEB_PKG/version last.
+if [ "$KERNEL" = debian ] && [ "$(cat "$DEB_PKG/version" 2>/dev/null)" != "$(kernel_src_version)" ]; then
+	ver=$(kernel_src_version)
+	private_apt_update
+	apt_update
+	# The ABI name (7.3.4+deb13-amd64) of the amd64 image built from it.
+	abi=$(apt-cache "${aptp[@]}" search --names-only '^linux-binary-[0-9.]+\+deb[0-9]+-amd64$' | awk '{ print $1 }' |
+		while read -r p; do
+			if apt-cache "${aptp[@]}" show "$p" | grep -qxF "Version: $ver"; then echo "${p#linux-binary-}"; fi
+		done | sed -n 1p)
+	[ -n "$abi" ] || die "trixie-backports has no linux-binary-*-amd64 of version $ver (the version of linux-source-$KERNEL_SERIES)"
+	dir=$DEB_PKG/$ver
+	log "downloading Debian's kernel $abi ($ver: headers, image, modules; about 135 MB) into $dir"
+	rm -rf "$dir" "$DEB_PKG/version"
+	mkdir -p "$dir/headers" "$dir/image" "$dir/c"
+	pkgs=("linux-headers-$abi=$ver" "linux-headers-${abi%-amd64}-common=$ver" "linux-base-$abi=$ver"
+		"linux-binary-$abi=$ver" "linux-modules-$abi=$ver")
+	(cd "$apt/cache/archives" && rm -f ./*.deb && apt-get "${aptp[@]}" download "${pkgs[@]}" &&
+		apt-get -qq -o APT::Sandbox::User=root download busybox-static)
+	for p in "$apt"/cache/archives/linux-headers-*.deb; do dpkg-deb -x "$p" "$dir/headers"; done
+	for p in "$apt"/cache/archives/linux-{base,binary,modules}-*.deb; do dpkg-deb -x "$p" "$dir/image"; done
+	dpkg-deb -x "$apt"/cache/archives/busybox-static_*.deb "$dir/busybox-static"
+	mv "$(find "$dir/busybox-static" -path '*/bin/busybox' -type f | sed -n 1p)" "$dir/busybox"
+	rm -rf "$dir/busybox-static"
+	rm -f "$apt"/cache/archives/*.deb
+	moddir=$dir/image/usr/lib/modules/$abi
+	[ -f "$moddir/vmlinuz" ] && [ -f "$dir/headers/usr/src/linux-headers-$abi/Module.symvers" ] ||
+		die "Debian's packages of $abi lack vmlinuz or Module.symvers: $dir"
+	# modules.dep, as the package's postinst would make it (virtme-ng
+	# reads it to build the initramfs; the guest's modprobe too).
+	depmod -b "$dir/image/usr" "$abi"
+	# Debian's C sch_plug, uncompressed: the tests read its build ID.
+	xz -dc "$moddir/kernel/net/sched/sch_plug.ko.xz" >"$dir/c/sch_plug.ko"
+	echo "$abi" >"$dir/abi"
+	echo "$ver" >"$DEB_PKG/version"
 	did=1
 fi
 
@@ -130,8 +187,9 @@ if [ "$KERNEL" = 7.3 ]; then
 	install_missing "clang$LLVM_SUFFIX" "lld$LLVM_SUFFIX" "llvm$LLVM_SUFFIX" "libclang1$LLVM_SUFFIX"
 fi
 
-# bindgen-cli, pinned per line (lib.sh), under the cache.
-if ! [ -x "$BINDGEN" ] || ! "$BINDGEN" --version | grep -F "$BINDGEN_VERSION" >/dev/null; then
+# bindgen-cli, pinned per line (lib.sh), under the cache. (KERNEL=debian:
+# Debian's bindgen, in the trixie root; scripts/debian.sh.)
+if [ "$KERNEL" != debian ] && { ! [ -x "$BINDGEN" ] || ! "$BINDGEN" --version | grep -F "$BINDGEN_VERSION" >/dev/null; }; then
 	command -v cargo >/dev/null || die "cargo is needed to build bindgen-cli $BINDGEN_VERSION"
 	log "building bindgen-cli $BINDGEN_VERSION into $BINDGEN_ROOT (~2 min)"
 	cargo install --quiet --locked --root "$BINDGEN_ROOT" bindgen-cli --version "$BINDGEN_VERSION"

@@ -34,6 +34,28 @@ shift 2
 kdir=${KDIR:-$("$TOP/scripts/kernel.sh" --dir "$flavour")}
 [ -f "$kdir/.sch-plug-built" ] || die "no $flavour kernel: run scripts/kernel.sh $flavour"
 [ -f "$ko" ] || die "no $ko: run make"
+image=$kdir/arch/x86/boot/bzImage
+c_ko=$kdir/net/sched/sch_plug.ko
+vng_opts=()
+if [ "$KERNEL" = debian ]; then
+	# Debian's own vmlinuz and modules, as its packages install them
+	# (deps.sh): virtme-ng finds the modules beside the image and builds
+	# its initramfs (9p and virtio are modules there) with busybox-static.
+	# The module tree and /var (dpkg's database) are writable overlays,
+	# for t-package's dpkg -i; nothing reaches the host.
+	image=$(debian_moddir)/vmlinuz
+	c_ko=$(debian_dir)/c/sch_plug.ko
+	vng_opts=(--busybox "$(debian_dir)/busybox" --overlay-rwdir "$(debian_moddir)" --overlay-rwdir /var)
+fi
+# Debian's kernel: virtme-ng links /lib/modules/<release> to the unpacked
+# tree; make it a directory (the tree, bound there), as on a machine with
+# the kernel installed: dpkg -r removes the directories of a package that
+# it finds without files, and would remove the link.
+modules_setup=
+if [ "$KERNEL" = debian ]; then
+	modules_setup='m=/lib/modules/$(uname -r)
+if [ -L "$m" ]; then src=$(readlink -f "$m"); rm "$m"; mkdir "$m"; mount --bind "$src" "$m"; fi'
+fi
 
 # Shared read-write with the guest; outside /tmp, which the guest overlays.
 mkdir -p "$CACHE/guest"
@@ -58,7 +80,7 @@ inner="$out/inner.sh"
 cat >"$inner" <<EOS
 #!/bin/bash
 $(env | grep -E '^(RANDOM|BENCH|FUZZ|STRESS|LIFECYCLE|TEST|DEMO|KMEMLEAK|SCAN)_[A-Z_]+=' | sed -E "s/^([A-Z_]+)=(.*)/export \1='\2'/")
-export TOP='$TOP' SCH_PLUG_KO='$ko' C_PLUG_KO='$kdir/net/sched/sch_plug.ko'
+export TOP='$TOP' SCH_PLUG_KO='$ko' C_PLUG_KO='$c_ko' SCH_PLUG_DEB='${SCH_PLUG_DEB:-}'
 export KDIR='$kdir' GUEST_OUT='$out' PLUG_TOOLS='$(tools_dir)' PLUG_TC='${PLUG_TC:-}'
 export KSFT_DIR='$(readlink -f "$kdir/source")/tools/testing/selftests'
 # kmemleak scans once at the end (below): its periodic scan would compete
@@ -69,6 +91,7 @@ export KSFT_DIR='$(readlink -f "$kdir/source")/tools/testing/selftests'
 # is tied to the test that caused it.
 dmesg >'$out/dmesg-boot.txt'
 dmesg -C
+$modules_setup
 cd '$TOP'
 $(printf '%q ' "$script" "$@")
 rc=\$?
@@ -96,7 +119,7 @@ set +e
 # QEMU opens the guest's stdout and stderr as files on /proc/self/fd/{1,2},
 # truncating a log file they are redirected to: hand it pipes.
 timeout --kill-after=15 "$timeout_s" \
-	vng --run "$kdir/arch/x86/boot/bzImage" --disable-kvm --force-9p --disable-microvm \
+	vng --run "$image" --disable-kvm --force-9p --disable-microvm "${vng_opts[@]}" \
 	--memory "$memory" --cpus "$cpus" --append "root=/dev/root $rootflags ${GUEST_APPEND:-}" --rwdir "$out" \
 	"${qemu_opts[@]}" --exec "$inner" </dev/null > >(cat) 2> >(cat >&2)
 vng_rc=$?

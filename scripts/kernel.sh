@@ -3,6 +3,7 @@
 #
 #   [KERNEL=6.12|7.3] scripts/kernel.sh debug|perf    build if missing; print the build dir
 #   [KERNEL=6.12|7.3] scripts/kernel.sh --dir debug   print the build dir, build nothing
+#   KERNEL=debian scripts/kernel.sh [--dir]           Debian's kernel: scripts/debian.sh
 #
 # The kernel is Debian's linux-source-$KERNEL (6.12 by default; see lib.sh),
 # configured as tinyconfig plus kernel/base.config plus
@@ -14,6 +15,12 @@
 # one of those changes. The tree also holds the C sch_plug.ko
 # (CONFIG_NET_SCH_PLUG=m), the reference our module is compared with.
 . "$(dirname "$0")/lib.sh"
+# Debian's kernel is not built (one flavour, Debian's): its Rust crates are
+# reproduced (debian.sh).
+if [ "$KERNEL" = debian ]; then
+	if [ "${1:-}" = --dir ]; then exec "$TOP/scripts/debian.sh" --dir; fi
+	exec "$TOP/scripts/debian.sh"
+fi
 
 only_dir=
 if [ "${1:-}" = --dir ]; then only_dir=1; shift; fi
@@ -33,15 +40,7 @@ mkdir -p "$CACHE/kernels" "$CACHE/src"
 exec 9>"$CACHE/kernels/.lock-$KDIR_PREFIX$flavour"
 flock 9
 
-# Unpack the source once per Debian package version.
-src=$CACHE/src/$ver/linux-source-$KERNEL_SERIES
-if ! [ -f "$src/.sch-plug-unpacked" ]; then
-	log "unpacking linux-source-$KERNEL_SERIES $ver"
-	rm -rf "$CACHE/src/$ver"
-	mkdir -p "$CACHE/src/$ver"
-	tar -C "$CACHE/src/$ver" -xf "$(kernel_src_tarball)"
-	touch "$src/.sch-plug-unpacked"
-fi
+src=$(kernel_src_unpack)
 
 kmake() {
 	make -C "$src" O="$out" LLVM="$KLLVM" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" \

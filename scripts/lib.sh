@@ -41,6 +41,7 @@ rustc_llvm_major() {
 # no longer reports elaborated types and older bindgen then silently turns
 # every struct declared before its definition into an opaque byte
 # (rust-bindgen #3264, fixed in 0.72.1).
+KERNEL_SERIES=$KERNEL
 case $KERNEL in
 6.12) KLLVM=1 LLVM_SUFFIX= KCLANG=clang KDIR_PREFIX=
 	BINDGEN_VERSION=0.71.1 BINDGEN_ROOT=$CACHE/tools ;;
@@ -48,15 +49,22 @@ case $KERNEL in
 	LLVM_SUFFIX=-$(rustc_llvm_major)
 	KLLVM=$LLVM_SUFFIX KCLANG=clang$LLVM_SUFFIX KDIR_PREFIX=7.3-
 	BINDGEN_VERSION=0.72.1 BINDGEN_ROOT=$CACHE/tools/bindgen-0.72.1 ;;
-*) printf 'error: unknown KERNEL %s (have: 6.12, 7.3)\n' "$KERNEL" >&2; exit 1 ;;
+# debian: Debian's own kernel of trixie-backports, linux-image-7.3.x+deb13-amd64,
+# unmodified: nothing of it is built here but the Rust metadata its headers
+# package lacks, reproduced from its linux-source-7.3 and config with the
+# compilers its config names (GCC 14, rustc 1.85.1, bindgen 0.71.1) in a
+# trixie root; the module is built in that root too (scripts/debian.sh).
+debian) KLLVM= LLVM_SUFFIX= KCLANG= KDIR_PREFIX=debian- KERNEL_SERIES=7.3
+	BINDGEN_VERSION=0.71.1 BINDGEN_ROOT=/usr ;;
+*) printf 'error: unknown KERNEL %s (have: 6.12, 7.3, debian)\n' "$KERNEL" >&2; exit 1 ;;
 esac
-KERNEL_SERIES=$KERNEL
 export KERNEL
 BINDGEN=${BINDGEN:-$BINDGEN_ROOT/bin/bindgen}
 # bindgen (clang-sys) loads the newest libclang it finds unless told: pin it
 # to the line's LLVM, so that installing LLVM 22 for 7.3 changes nothing on
-# 6.12 (which has always loaded the default LLVM's, 14).
-if [ -z "${LIBCLANG_PATH:-}" ] &&
+# 6.12 (which has always loaded the default LLVM's, 14). (The trixie root
+# of KERNEL=debian has one libclang, and none of this environment.)
+if [ "$KERNEL" != debian ] && [ -z "${LIBCLANG_PATH:-}" ] &&
 	libclang_dir=$(llvm-config$LLVM_SUFFIX --libdir 2>/dev/null); then
 	export LIBCLANG_PATH=$libclang_dir
 fi
@@ -88,6 +96,28 @@ kernel_src_tarball() {
 	else
 		echo "$KPKG/$(kernel_src_version)/usr/src/linux-source-$KERNEL_SERIES.tar.xz"
 	fi
+}
+
+# kernel_src_unpack: unpack the line's source once per Debian package
+# version (the 7.3 and debian lines share it); print its directory.
+kernel_src_unpack() {
+	local ver src
+	ver=$(kernel_src_version) || die "linux-source-$KERNEL_SERIES is not installed: run scripts/deps.sh"
+	src=$CACHE/src/$ver/linux-source-$KERNEL_SERIES
+	if ! [ -f "$src/.sch-plug-unpacked" ]; then
+		mkdir -p "$CACHE/src"
+		(
+			flock 9
+			if ! [ -f "$src/.sch-plug-unpacked" ]; then
+				log "unpacking linux-source-$KERNEL_SERIES $ver"
+				rm -rf "$CACHE/src/$ver"
+				mkdir -p "$CACHE/src/$ver"
+				tar -C "$CACHE/src/$ver" -xf "$(kernel_src_tarball)"
+				touch "$src/.sch-plug-unpacked"
+			fi
+		) 9>"$CACHE/src/.lock"
+	fi
+	echo "$src"
 }
 
 # Cache key of a kernel flavour: source version, config fragments, toolchain.
@@ -139,10 +169,16 @@ ksft_install() {
 		--exclude=modules.order "$TOP/tests" "$dir/src/"
 	cp "$TOP/scripts/timeline.py" "$dir/src/scripts/"
 	cp -r "$ksft/kselftest" "$ksft/run_kselftest.sh" "$inst/"
+	# On Debian's kernel, without the test device (tests/mqhold, of
+	# t-multiqueue only, which that part does not run: a module for it
+	# would be built in the trixie root), and with t-package listed.
+	local mods=()
+	[ "$KERNEL" != debian ] || mods=(TEST_GEN_MODS_DIR=)
 	make -s --no-print-directory -C "$dir/src/tests" KSFT_DIR="$ksft" \
-		KDIR="$1" LLVM="$KLLVM" INSTALL_PATH="$inst/net/sch_plug" install >&2
+		KDIR="$1" LLVM="$KLLVM" INSTALL_PATH="$inst/net/sch_plug" "${mods[@]}" install >&2
 	make -s --no-print-directory -C "$dir/src/tests" KSFT_DIR="$ksft" \
 		COLLECTION=net/sch_plug emit_tests >"$inst/kselftest-list.txt"
+	[ "$KERNEL" != debian ] || echo net/sch_plug:t-package.sh >>"$inst/kselftest-list.txt"
 	echo "$inst"
 }
 
@@ -171,3 +207,48 @@ ksft_count() {
 }
 # ksft_reported <log>: how many tests reported a top-level result.
 ksft_reported() { grep -cE '^(not )?ok [0-9]+ selftests: ' "$1" || true; }
+
+# --- KERNEL=debian -----------------------------------------------------------
+# Debian's packages of one kernel (the version of its linux-source-7.3),
+# unpacked by scripts/deps.sh into $DEB_PKG/<version>: headers/ (the
+# linux-headers packages: .config, Module.symvers), image/usr/lib/modules/<abi>
+# (linux-binary and linux-modules: vmlinuz and the .ko.xz files, as
+# installed), c/sch_plug.ko (Debian's C module, uncompressed), busybox
+# (busybox-static's binary, for virtme-ng's initramfs);
+# $DEB_PKG/version and $DEB_PKG/<version>/abi name them.
+DEB_PKG=$CACHE/pkg/debian-$KERNEL_SERIES
+debian_dir() { echo "$DEB_PKG/$(cat "$DEB_PKG/version" 2>/dev/null)"; }
+debian_abi() { cat "$(debian_dir)/abi" 2>/dev/null; }
+debian_headers() { echo "$(debian_dir)/headers/usr/src/linux-headers-$(debian_abi)"; }
+debian_moddir() { echo "$(debian_dir)/image/usr/lib/modules/$(debian_abi)"; }
+# What the trixie root holds: Debian's compilers of the kernel (its config
+# names GCC 14, rustc 1.85.1, bindgen 0.71.1; scripts/debian.sh checks) and
+# what a module build runs.
+DEB_ROOT_PKGS=rustc,rust-src,bindgen,libclang-dev,gcc-14,make,bc,flex,bison,libelf-dev,libssl-dev,openssl,python3,cpio,kmod,xz-utils,dwarves,binutils,libc6-dev
+debian_root() { echo "$CACHE/debian/trixie-$(printf %s "$DEB_ROOT_PKGS" | sha256sum | cut -c1-12)"; }
+# in_debian_root <command...>: run it in the trixie root, in a mount
+# namespace of its own (proc, dev, and the cache at its own path, so that
+# every path under the cache means the same inside and out), in the current
+# directory if it is under the cache (else in /), with a clean environment.
+in_debian_root() {
+	local dir=/
+	case $PWD/ in "$CACHE"/*) dir=$PWD ;; esac
+	unshare --mount --propagation private -- /bin/sh -c '
+		root=$1 cache=$2 dir=$3
+		shift 3
+		mkdir -p "$root$cache" "$root/proc" "$root/dev"
+		mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+			mount --bind "$cache" "$root$cache" &&
+			exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+				HOME=/root LANG=C.UTF-8 /bin/sh -c '"'"'cd "$0" && exec "$@"'"'"' "$dir" "$@"
+	' sh "$(debian_root)" "$CACHE" "$dir" "$@"
+}
+# debian_make <args...>: make in the trixie root with the compiler of
+# Debian's build (its config's CONFIG_CC_VERSION_TEXT: x86_64-linux-gnu-gcc-14;
+# Debian's headers package sets the same in .kernelvariables). Run from a
+# directory under the cache.
+debian_make() {
+	local gcc
+	gcc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$(debian_headers)/.config")
+	in_debian_root make ARCH=x86 CROSS_COMPILE="${gcc%gcc-*}" CC="$gcc" "$@"
+}

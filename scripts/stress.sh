@@ -9,6 +9,7 @@
 #   FUZZ_MESSAGES, FUZZ_SEEDS, STRESS_SECONDS, LIFECYCLE_CYCLES, RANDOM_OPS,
 #   RANDOM_SEEDS override; STRESS_TESTS="t-fuzz t-smp" runs a subset.
 . "$(dirname "$0")/lib.sh"
+[ "$KERNEL" != debian ] || die "make stress runs on our perf and debug kernels (KERNEL=6.12|7.3), not on Debian's"
 flavour=${1:-debug}
 export FUZZ_MESSAGES=${FUZZ_MESSAGES:-1000000}
 export FUZZ_SEEDS=${FUZZ_SEEDS:-$(seq -s' ' 101 110)}

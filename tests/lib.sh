@@ -261,11 +261,12 @@ plug_is() {
 # loaded_plug: "ours", "c" or "none". Ours is the out-of-tree one (taint O).
 loaded_plug() {
 	local line
+	# Ours is tainted O (out of tree), and E besides where the kernel
+	# checks module signatures (Debian's: ours is unsigned): "(OE)".
+	local ours='^sch_plug .*\([A-Z]*O[A-Z]*\)$'
 	while read -r line; do
-		case $line in
-		"sch_plug "*"(O)"*) echo ours; return ;;
-		"sch_plug "*) echo c; return ;;
-		esac
+		if [[ $line =~ $ours ]]; then echo ours; return; fi
+		case $line in "sch_plug "*) echo c; return ;; esac
 	done </proc/modules
 	echo none
 }

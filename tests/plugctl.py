@@ -13,6 +13,7 @@ import ctypes
 import errno
 import os
 import select
+import re
 import socket
 import struct
 import subprocess
@@ -398,12 +399,14 @@ def loaded_c_quirks():
 
 def _loaded_kind():
     """"ours", "c" or "none": ours is the out-of-tree one (taint O in
-    /proc/modules)."""
+    /proc/modules; "(OE)" where the kernel checks signatures, as Debian's
+    does)."""
     with open("/proc/modules") as f:
         line = next((l for l in f if l.startswith("sch_plug ")), None)
     if line is None:
         return "none"
-    return "ours" if "(O)" in line else "c"
+    flags = re.search(r"\(([A-Z]+)\)\s*$", line)
+    return "ours" if flags and "O" in flags.group(1) else "c"
 
 
 def loaded_plug():
