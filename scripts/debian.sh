@@ -38,14 +38,11 @@ root=$(debian_root)
 key=$({ echo "$ver"; echo "$DEB_ROOT_PKGS"; cat "$headers/.config"; } | sha256sum | cut -c1-16)
 out=$CACHE/kernels/debian-$key
 if [ -n "$only_dir" ]; then echo "$out"; exit 0; fi
-if [ -f "$out/.sch-plug-built" ]; then
-	log "Debian's $abi: prepared in $out"
-	echo "$out"
-	exit 0
-fi
+reuse_tree "$out" "Debian's $abi, prepared"
 mkdir -p "$CACHE/kernels" "$CACHE/debian"
 exec 9>"$CACHE/kernels/.lock-debian"
 flock 9
+reuse_tree "$out" "Debian's $abi, prepared"
 
 # The value of a string option of Debian's config.
 config() { sed -n "s/^$1=\"\(.*\)\"\$/\1/p" "$headers/.config"; }

@@ -30,15 +30,11 @@ flavour=${1:-debug}
 ver=$(kernel_src_version) || die "linux-source-$KERNEL_SERIES is not installed: run scripts/deps.sh"
 out=$(kernel_build_dir "$flavour")
 if [ -n "$only_dir" ]; then echo "$out"; exit 0; fi
-if [ -f "$out/.sch-plug-built" ]; then
-	log "kernel $KERNEL $flavour: cached in $out"
-	echo "$out"
-	exit 0
-fi
-
+reuse_tree "$out" "kernel $KERNEL $flavour"
 mkdir -p "$CACHE/kernels" "$CACHE/src"
 exec 9>"$CACHE/kernels/.lock-$KDIR_PREFIX$flavour"
 flock 9
+reuse_tree "$out" "kernel $KERNEL $flavour"
 
 src=$(kernel_src_unpack)
 

@@ -120,6 +120,17 @@ kernel_src_unpack() {
 	echo "$src"
 }
 
+# reuse_tree <dir> <what>: a kernel tree built before (its stamp,
+# .sch-plug-built): say so, print it, and end the script. Called before
+# taking the build lock and again once it is held (another build may
+# have finished the same tree meanwhile).
+reuse_tree() {
+	[ -f "$1/.sch-plug-built" ] || return 0
+	log "$2: cached in $1"
+	echo "$1"
+	exit 0
+}
+
 # Cache key of a kernel flavour: source version, config fragments, toolchain.
 kernel_key() {
 	local flavour=$1
