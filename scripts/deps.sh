@@ -13,6 +13,13 @@
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
+# One at a time: make check runs this for its other lines at once, and two
+# apt-get runs (the machine's dpkg lock, or the private lists of
+# trixie-backports) would fail each other.
+mkdir -p "$CACHE"
+exec 7>"$CACHE/.deps.lock"
+flock 7
+
 # Debian packages, by what needs them.
 PKGS=(
 	make flex bison bc cpio kmod xz-utils libelf-dev libssl-dev python3
