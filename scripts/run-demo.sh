@@ -26,7 +26,9 @@ case $module in ours | c) ;; *) die "MODULE is ours or c, not $module" ;; esac
 export DEMO_MODULE=$module
 "$TOP/scripts/tools.sh" >/dev/null
 ko=$("$TOP/scripts/build-module.sh" "$flavour")
-log "booting the $flavour kernel under QEMU (TCG; about a minute), then $DEMO_SECONDS s of checkpoints"
+what="the $flavour kernel"
+[ "$KERNEL" != debian ] || what="Debian's own kernel, $(debian_abi),"
+log "booting $what under QEMU (TCG; about a minute), then $DEMO_SECONDS s of checkpoints"
 set +e
 "$TOP/scripts/guest.sh" --ko "$ko" "$flavour" "$TOP/tests/demo.sh"
 rc=$?
