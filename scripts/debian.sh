@@ -44,11 +44,8 @@ exec 9>"$CACHE/kernels/.lock-debian"
 flock 9
 reuse_tree "$out" "Debian's $abi, prepared"
 
-# The value of a string option of Debian's config.
-config() { sed -n "s/^$1=\"\(.*\)\"\$/\1/p" "$headers/.config"; }
-
 if ! [ -f "$root/.sch-plug-ready" ]; then
-	mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' | awk '$2 == "bookworm" { print $1; exit }')
+	mirror=$(debian_mirror)
 	log "making a trixie root with Debian's kernel compilers in $root (mmdebstrap, about a minute)"
 	rm -rf "$root"
 	mmdebstrap --quiet --variant=minbase --include="$DEB_ROOT_PKGS" trixie "$root" \
@@ -57,11 +54,10 @@ if ! [ -f "$root/.sch-plug-ready" ]; then
 fi
 # Debian's compilers, or stop: another rustc gives other crate hashes,
 # another GCC or bindgen another config.
-cc=$(config CONFIG_CC_VERSION_TEXT)
-rustc_text=$(config CONFIG_RUSTC_VERSION_TEXT)
-bindgen_text=$(config CONFIG_BINDGEN_VERSION_TEXT)
-gcc=${cc%% *}
-have_cc=$(in_debian_root "$gcc" --version | head -n1)
+cc=$(debian_config CONFIG_CC_VERSION_TEXT)
+rustc_text=$(debian_config CONFIG_RUSTC_VERSION_TEXT)
+bindgen_text=$(debian_config CONFIG_BINDGEN_VERSION_TEXT)
+have_cc=$(in_debian_root "$(debian_cc)" --version | sed -n 1p)
 have_rustc=$(in_debian_root rustc --version)
 have_bindgen=$(in_debian_root bindgen --version)
 [ "$have_cc" = "$cc" ] && [ "$have_rustc" = "$rustc_text" ] && [ "$have_bindgen" = "$bindgen_text" ] ||
@@ -92,20 +88,22 @@ cp "$headers/vmlinux" "$out/vmlinux"
 
 # Every Rust symbol Debian's kernel exports is one our crates define, and
 # each crate's hash is Debian's.
+# (Each list read once: Debian's _R exports, the symbols our crates define.)
+their_syms=$(awk '$2 ~ /^_R/ { print $2 }' "$headers/Module.symvers" | sort -u)
+our_syms=$(cd "$out" && in_debian_root sh -c 'nm --defined-only rust/*.o' | awk '{ print $3 }' | sort -u)
 hashes() { grep -oE 'Cs[0-9A-Za-z]+_[0-9]+[a-z_]+' | sed -E 's/^Cs([0-9A-Za-z]+)_[0-9]+([a-z_]+)$/\2 \1/' | sort -u; }
-theirs=$(awk '$2 ~ /^_R/ { print $2 }' "$headers/Module.symvers" | hashes)
-ours=$(cd "$out" && in_debian_root sh -c 'nm --defined-only rust/*.o' | awk '{ print $3 }' | hashes)
+theirs=$(hashes <<<"$their_syms")
+ours=$(hashes <<<"$our_syms")
 bad=$(join -a1 <(echo "$theirs") <(echo "$ours") | awk 'NF != 3 || $2 != $3')
 if [ -n "$bad" ]; then
 	printf '%s\n' "crate   Debian's hash   ours" "$bad" >&2
 	die "the Rust crates reproduced here are not Debian's (crate hashes above): built with '$have_rustc'"
 fi
-missing=$(comm -23 <(awk '$2 ~ /^_R/ { print $2 }' "$headers/Module.symvers" | sort) \
-	<(cd "$out" && in_debian_root sh -c 'nm --defined-only rust/*.o' | awk '{ print $3 }' | sort -u))
+missing=$(comm -23 <(echo "$their_syms") <(echo "$our_syms"))
 if [ -n "$missing" ]; then
 	printf '%s\n' "$missing" | head -n 20 >&2
 	die "$(printf '%s\n' "$missing" | wc -l) Rust symbols of Debian's Module.symvers are not in the reproduced crates (first 20 above)"
 fi
-log "Rust crates reproduced: $(echo "$theirs" | tr '\n' ' ')($(awk '$2 ~ /^_R/' "$headers/Module.symvers" | wc -l) exports, all defined) in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
+log "Rust crates reproduced: $(echo "$theirs" | tr '\n' ' ')($(grep -c . <<<"$their_syms") exports, all defined) in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
 touch "$out/.sch-plug-built"
 echo "$out"

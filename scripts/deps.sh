@@ -75,13 +75,6 @@ install_missing "${PKGS[@]}"
 # never sees trixie. The version (part of the kernel's cache key) is written
 # last, to $KPKG/version; once it is there nothing is fetched again (remove
 # $KPKG to take a newer upload).
-# The machine's Debian mirror, for trixie and trixie-backports.
-debian_mirror() {
-	local m
-	m=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' | awk '$2 == "bookworm" { print $1; exit }')
-	[ -n "$m" ] || die "no bookworm entry in the machine's apt sources: cannot tell which Debian mirror to fetch trixie-backports from"
-	echo "$m"
-}
 apt=$CACHE/apt/trixie-backports
 aptp=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts"
 	-o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache"

@@ -37,6 +37,7 @@ kdir=${KDIR:-$("$TOP/scripts/kernel.sh" --dir "$flavour")}
 image=$kdir/arch/x86/boot/bzImage
 c_ko=$kdir/net/sched/sch_plug.ko
 vng_opts=()
+modules_setup=
 if [ "$KERNEL" = debian ]; then
 	# Debian's own vmlinuz and modules, as its packages install them
 	# (deps.sh): virtme-ng finds the modules beside the image and builds
@@ -46,13 +47,10 @@ if [ "$KERNEL" = debian ]; then
 	image=$(debian_moddir)/vmlinuz
 	c_ko=$(debian_dir)/c/sch_plug.ko
 	vng_opts=(--busybox "$(debian_dir)/busybox" --overlay-rwdir "$(debian_moddir)" --overlay-rwdir /var)
-fi
-# Debian's kernel: virtme-ng links /lib/modules/<release> to the unpacked
-# tree; make it a directory (the tree, bound there), as on a machine with
-# the kernel installed: dpkg -r removes the directories of a package that
-# it finds without files, and would remove the link.
-modules_setup=
-if [ "$KERNEL" = debian ]; then
+	# virtme-ng links /lib/modules/<release> to the unpacked tree; make it
+	# a directory (the tree, bound there), as on a machine with the kernel
+	# installed: dpkg -r removes the directories of a package that it
+	# finds without files, and would remove the link.
 	modules_setup='m=/lib/modules/$(uname -r)
 if [ -L "$m" ]; then src=$(readlink -f "$m"); rm "$m"; mkdir "$m"; mount --bind "$src" "$m"; fi'
 fi

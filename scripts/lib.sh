@@ -228,6 +228,14 @@ ksft_reported() { grep -cE '^(not )?ok [0-9]+ selftests: ' "$1" || true; }
 # (busybox-static's binary, for virtme-ng's initramfs);
 # $DEB_PKG/version and $DEB_PKG/<version>/abi name them.
 DEB_PKG=$CACHE/pkg/debian-$KERNEL_SERIES
+# The machine's Debian mirror (its bookworm entry), from which trixie and
+# trixie-backports are fetched (deps.sh, debian.sh).
+debian_mirror() {
+	local m
+	m=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' | awk '$2 == "bookworm" { print $1; exit }')
+	[ -n "$m" ] || die "no bookworm entry in the machine's apt sources: cannot tell which Debian mirror to fetch trixie from"
+	echo "$m"
+}
 debian_dir() { echo "$DEB_PKG/$(cat "$DEB_PKG/version" 2>/dev/null)"; }
 debian_abi() { cat "$(debian_dir)/abi" 2>/dev/null; }
 debian_headers() { echo "$(debian_dir)/headers/usr/src/linux-headers-$(debian_abi)"; }
@@ -254,12 +262,16 @@ in_debian_root() {
 				HOME=/root LANG=C.UTF-8 /bin/sh -c '"'"'cd "$0" && exec "$@"'"'"' "$dir" "$@"
 	' sh "$(debian_root)" "$CACHE" "$dir" "$@"
 }
-# debian_make <args...>: make in the trixie root with the compiler of
-# Debian's build (its config's CONFIG_CC_VERSION_TEXT: x86_64-linux-gnu-gcc-14;
-# Debian's headers package sets the same in .kernelvariables). Run from a
-# directory under the cache.
+# debian_config <OPTION>: the value of a string option of Debian's config.
+debian_config() { sed -n "s/^$1=\"\(.*\)\"\$/\1/p" "$(debian_headers)/.config"; }
+# debian_cc: the compiler of Debian's build, the first word of its
+# CONFIG_CC_VERSION_TEXT (x86_64-linux-gnu-gcc-14; Debian's headers package
+# sets the same in .kernelvariables).
+debian_cc() { local cc; cc=$(debian_config CONFIG_CC_VERSION_TEXT); echo "${cc%% *}"; }
+# debian_make <args...>: make in the trixie root with that compiler. Run
+# from a directory under the cache.
 debian_make() {
 	local gcc
-	gcc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$(debian_headers)/.config")
+	gcc=$(debian_cc)
 	in_debian_root make ARCH=x86 CROSS_COMPILE="${gcc%gcc-*}" CC="$gcc" "$@"
 }
