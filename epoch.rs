@@ -13,13 +13,10 @@
 //! readable on their own and tested on the host (`tests/host`) against a
 //! model in which every packet carries its epoch.
 //!
-//! Two rule sets live here, chosen per plug when it is created:
-//!
-//! - the default, which keeps output commit in every case: a packet leaves
-//!   only after the epoch it was sent in is acknowledged, in FIFO order;
-//! - [`Rules::C`], the exact behaviour of Linux 6.12's `net/sched/sch_plug.c`
-//!   with its defects D1-D4 (`docs/c-plug.md` §3), for users who depend on
-//!   it and for the differential test against the C module.
+//! The rules are those of Linux's C `net/sched/sch_plug.c` with its
+//! output-commit defects D1-D4 fixed (`docs/c-plug.md` §3): a packet leaves
+//! only after the epoch it was sent in is acknowledged, in FIFO order. Where
+//! no defect is at play, a plug behaves exactly as the C one does.
 
 #![deny(unsafe_code)]
 
@@ -109,26 +106,6 @@ impl Options {
         Self {
             action: TCQ_PLUG_LIMIT,
             limit,
-        }
-    }
-}
-
-/// Which rules a plug follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rules {
-    /// Output commit holds in every case (the default).
-    Commit,
-    /// Linux 6.12's C module, defects included (module parameter `c_quirks`).
-    C,
-}
-
-impl Rules {
-    /// The rules the module parameter `c_quirks` asks for.
-    pub fn from_c_quirks(c_quirks: bool) -> Self {
-        if c_quirks {
-            Rules::C
-        } else {
-            Rules::Commit
         }
     }
 }
@@ -258,14 +235,12 @@ pub struct Stats {
     pub closed_packets: u32,
     /// Packets at the head of the queue that may leave now.
     pub release_credits: u32,
-    /// 1 if the plug follows the 6.12 C rules (`c_quirks`).
-    pub c_quirks: u32,
 }
 
 impl Stats {
     /// `struct tc_plug_xstats` (README.md): the fields in order, each a
     /// native-endian `__u32`.
-    pub fn to_bytes(self) -> [u8; 28] {
+    pub fn to_bytes(self) -> [u8; 24] {
         let fields = [
             self.limit,
             self.pass_through,
@@ -273,9 +248,8 @@ impl Stats {
             self.closed_epochs,
             self.closed_packets,
             self.release_credits,
-            self.c_quirks,
         ];
-        let mut bytes = [0u8; 28];
+        let mut bytes = [0u8; 24];
         for (out, field) in bytes.chunks_exact_mut(4).zip(fields) {
             out.copy_from_slice(&field.to_ne_bytes());
         }
@@ -291,7 +265,6 @@ const INDEFINITE: u64 = u64::MAX;
 /// The state of one plug.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlugState {
-    rules: Rules,
     /// Byte limit on the backlog.
     limit: u32,
     /// Packets enqueued in the open epoch. 64 bits so that counting needs
@@ -303,8 +276,9 @@ pub struct PlugState {
     /// are counted in pass-through too, where no epoch is open: that count
     /// is dropped when buffering starts, which saves a test per packet.
     current_epoch: u64,
-    /// Closed epochs, oldest first. The C rules keep one, overwritten by
-    /// every `BUFFER` (defect D3).
+    /// Closed epochs, oldest first, each released by its own
+    /// acknowledgement. (The C plug keeps one, overwritten by every
+    /// `BUFFER`: defect D3.)
     closed: ClosedEpochs,
     /// Release credits: packets at the head of the queue that may leave;
     /// [`INDEFINITE`] in pass-through, so that a dequeue only looks here.
@@ -314,7 +288,7 @@ pub struct PlugState {
     // The C plug also keeps a `throttled` flag, which its dequeue tests
     // first. It is set only when no credit is left and never in
     // pass-through, and every release clears it, so it never changes a
-    // dequeue's answer: the C rules here do without it.
+    // dequeue's answer: the credits alone do its work here.
 }
 
 /// The transmit queue length a device gets by default
@@ -325,25 +299,23 @@ pub const DEFAULT_TX_QUEUE_LEN: u32 = 1000;
 /// full-size packets, `tx_queue_len` × `mtu` bytes (`mtu` including the
 /// link-layer header, `psched_mtu()`), saturating where C's product wraps.
 ///
-/// The C rules take the product as it is, so a device with
-/// `txqueuelen 0` (a common setting on virtual devices) gets limit 0 and
-/// a plug that drops everything. The default rules count such a device
-/// as having the default queue length, [`DEFAULT_TX_QUEUE_LEN`], as the
-/// work-conserving FIFOs do not drop everything there either (`pfifo`
-/// uses at least one packet).
-pub fn default_limit(rules: Rules, tx_queue_len: u32, mtu: u32) -> u32 {
-    let packets = match (tx_queue_len, rules) {
-        (0, Rules::Commit) => DEFAULT_TX_QUEUE_LEN,
-        (n, _) => n,
+/// The C plug takes the product as it is, so a device with `txqueuelen 0`
+/// (a common setting on virtual devices) gets limit 0 and a plug that
+/// drops everything. Here such a device counts as having the default
+/// queue length, [`DEFAULT_TX_QUEUE_LEN`], as the work-conserving FIFOs do
+/// not drop everything there either (`pfifo` uses at least one packet).
+pub fn default_limit(tx_queue_len: u32, mtu: u32) -> u32 {
+    let packets = match tx_queue_len {
+        0 => DEFAULT_TX_QUEUE_LEN,
+        n => n,
     };
     packets.saturating_mul(mtu)
 }
 
 impl PlugState {
     /// A new plug: buffering, nothing counted.
-    pub const fn new(rules: Rules, limit: u32) -> Self {
+    pub const fn new(limit: u32) -> Self {
         Self {
-            rules,
             limit,
             current_epoch: 0,
             closed: ClosedEpochs::new(),
@@ -354,22 +326,19 @@ impl PlugState {
 
     /// A new plug created with options (`tc qdisc add … plug <options>`).
     ///
-    /// The C rules take the limit field as the limit and ignore the action
-    /// (defect D1: `tc … plug block`, and libnl's and pyroute2's bare
-    /// creates, send limit 0 and get a plug that drops everything). The
-    /// default rules honour an explicit `LIMIT` (even 0), otherwise take a
-    /// non-zero limit field or keep `default_limit`, then apply the action.
-    pub fn with_options(rules: Rules, opt: Options, default_limit: u32) -> Result<Self, OptError> {
-        if rules == Rules::C {
-            return Ok(Self::new(rules, opt.limit));
-        }
+    /// An explicit `LIMIT` (even 0) sets the limit; any other action takes
+    /// a non-zero limit field or keeps `default_limit`; then the action
+    /// applies. (The C plug takes the limit field as the limit and ignores
+    /// the action, defect D1: `tc … plug block`, and libnl's and pyroute2's
+    /// bare creates, send limit 0 and get a plug that drops everything.)
+    pub fn with_options(opt: Options, default_limit: u32) -> Result<Self, OptError> {
         let command = opt.command()?;
         let limit = match command {
             Command::Limit(limit) => limit,
             _ if opt.limit != 0 => opt.limit,
             _ => default_limit,
         };
-        let mut plug = Self::new(rules, limit);
+        let mut plug = Self::new(limit);
         // A new plug already buffers and has nothing closed: only
         // pass-through changes anything.
         if command == Command::ReleaseIndefinite {
@@ -387,9 +356,8 @@ impl PlugState {
     /// straight to the device, given that no packet is longer than
     /// `max_packet` bytes: in pass-through it would leave at once anyway,
     /// unless the limit is below its length, where the plug must drop it.
-    /// Never under the C rules, which stay exact.
     pub fn may_bypass(&self, max_packet: u32) -> bool {
-        self.rules == Rules::Commit && self.pass_through && self.limit >= max_packet
+        self.pass_through && self.limit >= max_packet
     }
 
     /// Whether a packet enqueued now is held for an epoch, rather than
@@ -420,40 +388,15 @@ impl PlugState {
         true
     }
 
-    /// A dequeue: `take_if` takes the packet at the head of the queue, if
-    /// there is one and the test it is given (a call of
-    /// [`PlugState::take_credit`]) lets it leave.
-    ///
-    /// The queue is looked at before the credits, so that a dequeue that
-    /// finds it empty (the core asks again after every packet it sends)
-    /// stops at once, as pfifo's does. The C rules spend a credit even when
-    /// the queue turns out empty (their dequeue tests the credits first);
-    /// the default rules spend none then.
-    #[inline]
-    pub fn release<P>(&mut self, take_if: impl FnOnce(&mut Self) -> Option<P>) -> Option<P> {
-        let packet = take_if(self);
-        if packet.is_none() && self.rules == Rules::C {
-            self.c_empty_dequeue();
-        }
-        packet
-    }
-
-    /// The C rules' dequeue found the queue empty (or the credits spent).
-    /// Out of line: the default rules never come here, and the test of the
-    /// rules above is then all it costs them.
-    #[cold]
-    #[inline(never)]
-    fn c_empty_dequeue(&mut self) {
-        // With a packet at the head and a credit, `take_credit` would have
-        // let it leave: a credit left here means the queue was empty.
-        if self.release_credits > 0 {
-            self.release_credits -= 1;
-        }
-    }
-
     /// Spends a release credit for the packet at the head, if the plug has
     /// one. In pass-through the credits are [`INDEFINITE`], so a single
     /// test answers every case, as C's `throttled` flag does.
+    ///
+    /// A dequeue calls this only once it has seen a packet at the head, so
+    /// that a dequeue that finds the queue empty (the core asks again after
+    /// every packet it sends) stops at once, as pfifo's does, and spends no
+    /// credit. (The C plug tests its credits first and spends one even when
+    /// the queue turns out empty.)
     #[inline]
     pub fn take_credit(&mut self) -> bool {
         if self.release_credits == 0 {
@@ -474,20 +417,11 @@ impl PlugState {
     /// Applies a control command. `queued` is the number of packets in the
     /// queue that have not been handed out yet.
     pub fn apply(&mut self, cmd: Command, queued: u32) -> Wake {
-        match (cmd, self.rules) {
-            (Command::Buffer, Rules::C) => {
-                if self.pass_through {
-                    self.end_pass_through();
-                }
-                self.closed.clear();
-                let packets = self.take_epoch();
-                self.closed.push(packets);
-                Wake::No
-            }
-            (Command::Buffer, Rules::Commit) => {
+        match cmd {
+            Command::Buffer => {
                 if self.pass_through {
                     // What is still queued was sent in pass-through mode,
-                    // which committed it: let it go (the C rules strand it,
+                    // which committed it: let it go (the C plug strands it,
                     // defect D4). The epoch closed here is empty, as in C,
                     // so acknowledgements keep pairing with checkpoints.
                     self.end_pass_through();
@@ -501,12 +435,7 @@ impl PlugState {
                     Wake::No
                 }
             }
-            (Command::ReleaseOne, Rules::C) => {
-                let last = self.closed.ack();
-                self.release_credits = self.release_credits.saturating_add(last.into());
-                Wake::Queue
-            }
-            (Command::ReleaseOne, Rules::Commit) => {
+            Command::ReleaseOne => {
                 let acked = self.closed.ack();
                 self.release_credits = self.release_credits.saturating_add(acked.into());
                 if acked > 0 {
@@ -515,14 +444,14 @@ impl PlugState {
                     Wake::No
                 }
             }
-            (Command::ReleaseIndefinite, _) => {
+            Command::ReleaseIndefinite => {
                 self.pass_through = true;
                 self.release_credits = INDEFINITE;
                 self.closed.clear();
                 self.current_epoch = 0;
                 Wake::Queue
             }
-            (Command::Limit(limit), _) => {
+            Command::Limit(limit) => {
                 // Lowering the limit below the backlog trims nothing: it
                 // only refuses new packets until the backlog drains.
                 self.limit = limit;
@@ -533,16 +462,14 @@ impl PlugState {
 
     /// The queue was purged (device down, carrier loss, graft).
     pub fn reset(&mut self) {
-        // The C rules keep the epoch counters, which then release packets
-        // of epochs that were never acknowledged (defect D2). The default
-        // rules empty the epochs but keep them: forgetting the epochs would
-        // make the next acknowledgement release a later epoch.
-        if self.rules == Rules::Commit {
-            self.current_epoch = 0;
-            self.closed.forget_packets();
-            if !self.pass_through {
-                self.release_credits = 0;
-            }
+        // The epochs are emptied but kept: forgetting them would make the
+        // next acknowledgement release a later epoch. (The C plug keeps its
+        // counters, which then release packets of epochs that were never
+        // acknowledged: defect D2.)
+        self.current_epoch = 0;
+        self.closed.forget_packets();
+        if !self.pass_through {
+            self.release_credits = 0;
         }
     }
 
@@ -564,7 +491,6 @@ impl PlugState {
             } else {
                 saturate(self.release_credits)
             },
-            c_quirks: u32::from(self.rules == Rules::C),
         }
     }
 }

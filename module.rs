@@ -19,27 +19,4 @@ qdisc::module_qdisc! {
     // What `tc qdisc add … plug` asks modprobe for when no `plug` is
     // registered (request_qdisc_module() in net/sched/sch_api.c).
     alias: ["net-sch-plug"],
-    // On 6.12 the parameter is declared in C (bindings/params.c) and this
-    // is dropped (qdisc/compat.rs).
-    params: {
-        c_quirks: bool {
-            default: false,
-            description: "Follow the Linux 6.12 C sch_plug exactly, defects included (default: off, output commit holds); set at load",
-        },
-    },
-}
-
-/// The module parameter `c_quirks`: plugs follow the 6.12 C rules. On 6.19+
-/// `module!` declares it (an `insmod` argument, not in sysfs); on 6.12 C
-/// does (`bindings/params.c`, also in sysfs, read per new plug).
-#[cfg(kernel_6_19)]
-fn c_quirks() -> bool {
-    module_parameters::c_quirks.value()
-}
-/// The module parameter `c_quirks`: plugs follow the 6.12 C rules. On 6.19+
-/// `module!` declares it (an `insmod` argument, not in sysfs); on 6.12 C
-/// does (`bindings/params.c`, also in sysfs, read per new plug).
-#[cfg(not(kernel_6_19))]
-fn c_quirks() -> bool {
-    qdisc::c_quirks_param()
 }

@@ -14,8 +14,8 @@
 //! - `TCQ_PLUG_LIMIT` sets the queue's byte limit.
 //!
 //! A Rust port of `net/sched/sch_plug.c`; the epoch rules are in `epoch.rs`.
-//! Unlike the C module, output commit holds in every case; the module
-//! parameter `c_quirks` restores the 6.12 behaviour for new plugs.
+//! Unlike the C module, output commit holds in every case: its defects
+//! D1-D4 (`docs/c-plug.md` §3) are fixed, and it behaves as C elsewhere.
 //!
 //! Held packets keep their sockets, as in C: a socket's send buffer and
 //! TCP's small queues bound what one socket has held, and TCP, seeing its
@@ -27,7 +27,7 @@
 
 #![deny(unsafe_code)]
 
-use crate::epoch::{default_limit, OptError, Options, PlugState, Rules, Wake};
+use crate::epoch::{default_limit, OptError, Options, PlugState, Wake};
 use crate::qdisc::{
     Control, Discipline, Dump, ExtAck, MtuChange, NetXmit, Qdisc, SkBuff, StatsDump, ToFree,
 };
@@ -60,12 +60,11 @@ impl Discipline for Plug {
         options: Option<&[u8]>,
         extack: &mut ExtAck<'_>,
     ) -> Result<impl PinInit<Self, Error>> {
-        let rules = Rules::from_c_quirks(crate::c_quirks());
-        let default_limit = default_limit(rules, sch.dev_tx_queue_len(), sch.dev_psched_mtu());
+        let default_limit = default_limit(sch.dev_tx_queue_len(), sch.dev_psched_mtu());
         let state = match options {
-            None => PlugState::new(rules, default_limit),
+            None => PlugState::new(default_limit),
             Some(payload) => Options::parse(payload)
-                .and_then(|opt| PlugState::with_options(rules, opt, default_limit))
+                .and_then(|opt| PlugState::with_options(opt, default_limit))
                 .map_err(|e| reject(extack, e))?,
         };
         // In pass-through an empty queue lets a packet go at once (bypass).
@@ -91,8 +90,8 @@ impl Discipline for Plug {
 
     #[inline]
     fn dequeue(mut self: Pin<&mut Self>, sch: &Qdisc<Self>) -> Option<SkBuff> {
-        self.0
-            .release(|plug| sch.dequeue_head_if(|| plug.take_credit()))
+        // The head first, then a credit for it (PlugState::take_credit).
+        sch.dequeue_head_if(|| self.0.take_credit())
     }
 
     fn change(sch: &mut Control<'_, Self>, options: &[u8], extack: &mut ExtAck<'_>) -> Result {

@@ -46,7 +46,4 @@ struct Qdisc *sch_plug_txq_qdisc(struct net_device *dev, unsigned int i);
 void sch_plug_set_err_msg(struct netlink_ext_ack *extack, const char *msg);
 int sch_plug_nla_put_options(struct sk_buff *skb, int len, const void *data);
 int sch_plug_copy_xstats(struct gnet_dump *d, void *st, int len);
-/* bindings/params.c, sch_plug.ko only */
-bool sch_plug_c_quirks(void);
-
 #endif

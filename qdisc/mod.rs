@@ -7,8 +7,8 @@
 //! [`net/sched/sch_generic.c`](srctree/net/sched/sch_generic.c).
 //!
 //! A discipline implements [`Discipline`]; [`module_qdisc!`] declares the
-//! module, a `static` table of C ops built from it at compile time
-//! ([`Tables`]), and a [`Registration`] of that table for the module's life.
+//! module, whose state registers a table of C ops built from it
+//! ([`Registration`], pinned, for the module's life).
 //! The discipline's state is initialised in place in the qdisc's private
 //! area (pin-init), dropped by `->destroy`, and reached only while it cannot
 //! race: through `Pin<&mut Self>` under the qdisc's root lock on the data
@@ -46,13 +46,11 @@ mod compat;
 mod registration;
 mod skb;
 
-#[cfg(not(kernel_6_19))]
-#[allow(unused_imports)] // Only by sch_plug.ko's crate root, not the samples.
-pub(crate) use compat::c_quirks_param;
-pub(crate) use compat::qdisc_module_info;
 #[allow(unused_imports)] // Not by samples/pinned.rs, which returns `try_pin_init!`.
 pub(crate) use compat::value;
-pub(crate) use registration::{Registration, Tables};
+#[allow(unused_imports)] // Only by the crate roots, through `module_qdisc!`.
+pub(crate) use compat::{qdisc_module_info, QdiscModule};
+pub(crate) use registration::Registration;
 pub(crate) use skb::{SkBuff, ToFree};
 
 use core::{marker::PhantomData, mem::MaybeUninit, pin::Pin, ptr::NonNull};
@@ -60,29 +58,18 @@ use kernel::{prelude::*, types::Opaque};
 
 /// Declares a kernel module that registers one qdisc kind.
 ///
-/// The discipline's C ops live in a `static` built at compile time, so that
-/// they outlive every qdisc of the kind whatever happens to the
-/// registration; the other fields are those of [`module!`].
+/// The module's state is the kind's [`Registration`], pinned (in place on
+/// 6.19+), made at load and dropped at exit; the other fields are those of
+/// [`module!`].
 ///
 /// # Examples
 ///
 /// The module of the example of [`Discipline`].
 macro_rules! module_qdisc {
     (discipline: $discipline:ty, $($f:tt)*) => {
-        struct QdiscModule {
-            _registration: $crate::qdisc::Registration<$discipline>,
-        }
+        type QdiscModuleOf = $crate::qdisc::QdiscModule<$discipline>;
 
         $crate::qdisc::qdisc_module_info! { $($f)* }
-
-        impl ::kernel::Module for QdiscModule {
-            fn init(module: &'static ::kernel::ThisModule) -> ::kernel::error::Result<Self> {
-                static TABLES: $crate::qdisc::Tables<$discipline> = $crate::qdisc::Tables::new();
-                Ok(Self {
-                    _registration: $crate::qdisc::Registration::new(module, &TABLES)?,
-                })
-            }
-        }
     };
 }
 pub(crate) use module_qdisc;
@@ -376,7 +363,7 @@ unsafe fn state<'a, T: Discipline>(sch: *mut bindings::Qdisc) -> Pin<&'a mut T> 
 /// # Invariants
 ///
 /// A `&Qdisc<T>` is a live qdisc of `T`'s kind (its ops are the
-/// [`Tables<T>`]'s), and its holder has exclusive access to its queue and
+/// [`Registration<T>`]'s), and its holder has exclusive access to its queue and
 /// private area while the reference lives: the qdisc's root lock is held
 /// (enqueue, dequeue, reset, a [`TreeGuard`], the timer); or the qdisc is
 /// not visible to the data path (init, and reset on destroy); or it was

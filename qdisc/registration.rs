@@ -7,13 +7,7 @@ use super::{
     bindings, compat, private, state, Control, Discipline, Dump, ExtAck, MtuChange, Peek, Private,
     Qdisc, SkBuff, StatsDump, ToFree,
 };
-use core::{
-    ffi::c_void,
-    marker::PhantomData,
-    mem::MaybeUninit,
-    ptr,
-    sync::atomic::{AtomicBool, Ordering},
-};
+use core::{ffi::c_void, marker::PhantomData, mem::MaybeUninit, ptr};
 use kernel::{
     error::{from_result, to_result},
     ffi::{c_char, c_int, c_ulong},
@@ -302,7 +296,7 @@ impl<T: Discipline> Adapter<T> {
     /// # Safety
     ///
     /// Called by the notifier chain with `nb` the `nb` of a registered
-    /// [`Tables<T>`] and `info` the event's `netdev_notifier_info`.
+    /// [`Registration<T>`] and `info` the event's `netdev_notifier_info`.
     unsafe extern "C" fn netdev_callback(
         nb: *mut bindings::notifier_block,
         event: c_ulong,
@@ -313,14 +307,15 @@ impl<T: Discipline> Adapter<T> {
             Ok(bindings::netdev_cmd_NETDEV_CHANGEMTU) => MtuChange::Done,
             _ => return bindings::NOTIFY_DONE as c_int,
         };
-        // SAFETY: `nb` is the `nb` field of a `Tables<T>` (caller), which is
-        // `repr(C)`: stepping back by its offset gives the table.
+        // SAFETY: `nb` is the `nb` field of a `Registration<T>` (caller):
+        // stepping back by its offset gives the registration, pinned and
+        // registered while its notifier is.
         let ops = unsafe {
-            let tables = nb
+            let registration = nb
                 .cast::<u8>()
-                .sub(core::mem::offset_of!(Tables<T>, nb))
-                .cast::<Tables<T>>();
-            (*tables).ops.get().cast_const()
+                .sub(core::mem::offset_of!(Registration<T>, nb))
+                .cast::<Registration<T>>();
+            (*registration).ops.get().cast_const()
         };
         // SAFETY: `info` is the event's info (caller), and MTU events are
         // about a device.
@@ -348,7 +343,8 @@ impl<T: Discipline> Adapter<T> {
         bindings::NOTIFY_DONE as c_int
     }
 
-    /// The ops table for `T`, without its owner (set at registration).
+    /// The ops table for `T`, without its owner (set at registration). A
+    /// `const fn`: a kind string that does not fit fails the build.
     const fn build() -> bindings::Qdisc_ops {
         let () = Self::LAYOUT_OK;
         let mut id = [0; 16];
@@ -395,124 +391,115 @@ impl<T: Discipline> Adapter<T> {
     }
 }
 
-/// What the C side keeps pointers to while a qdisc kind is registered: its
-/// ops and, for a discipline with [`Discipline::mtu_change`], the
-/// netdevice notifier that calls it (which finds the ops from its own
-/// address). Built at compile time into a `static` by [`module_qdisc!`],
-/// so that it outlives every qdisc of the kind.
+/// A registered qdisc kind: its ops and, for a discipline with
+/// [`Discipline::mtu_change`], the netdevice notifier that calls it (which
+/// finds the ops from its own address). Pinned where the module keeps it
+/// (in place in the module on 6.19+, in a box on 6.12: [`module_qdisc!`]),
+/// since the C side keeps pointers to both; dropping it unregisters the
+/// kind.
+///
+/// Qdiscs of the kind keep using the ops for as long as they exist, and
+/// each holds a reference on the module: a registration that lives until
+/// the module's exit, as [`Self::new`] requires, outlives them all.
 ///
 /// [`module_qdisc!`]: super::module_qdisc
 ///
 /// # Invariants
 ///
-/// While `registered` is false, no one but the [`Registration::new`] that
-/// sets it reads or writes `ops` or `nb`. `ops.owner` is written once, before
-/// the first registration.
-#[repr(C)]
-pub(crate) struct Tables<T: Discipline> {
+/// `ops` is registered with the qdisc core, and `nb` with the netdevice
+/// notifier chain if `T::HAS_MTU_CHANGE`, from the end of [`Self::new`]'s
+/// initialiser until `drop`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Registration<T: Discipline> {
+    #[pin]
     ops: Opaque<bindings::Qdisc_ops>,
+    #[pin]
     nb: Opaque<bindings::notifier_block>,
-    registered: AtomicBool,
     _discipline: PhantomData<T>,
 }
 
-impl<T: Discipline> Tables<T> {
-    /// The tables of `T`, built at compile time (a kind string that does
-    /// not fit fails the build).
-    pub(crate) const fn new() -> Self {
-        // INVARIANT: Not registered, the owner not yet written.
-        Self {
-            ops: Opaque::new(Adapter::<T>::build()),
-            nb: Opaque::new(bindings::notifier_block {
-                // Only referenced when used: the callback calls `mtu_change`,
-                // whose default is a build error.
-                notifier_call: if T::HAS_MTU_CHANGE {
-                    Some(Adapter::<T>::netdev_callback)
-                } else {
-                    None
-                },
-                next: ptr::null_mut(),
-                priority: 0,
-            }),
-            registered: AtomicBool::new(false),
-            _discipline: PhantomData,
-        }
-    }
-}
-
-// SAFETY: The C side synchronises its own use of the tables (the qdisc
-// core's `qdisc_mod_lock`, the notifier chain's RTNL), and Rust code only
-// touches them while it owns them through `registered` (type invariant).
-unsafe impl<T: Discipline> Sync for Tables<T> {}
-
-/// A registered qdisc kind; dropping it unregisters the kind.
-///
-/// Qdiscs of the kind hold a reference on the module, so the module cannot
-/// be unloaded under them; and their ops are `'static`, so they stay valid
-/// if the registration is dropped earlier (the kind just can no longer be
-/// created).
-///
-/// # Invariants
-///
-/// `tables.ops` is registered with the qdisc core until `drop`, and so is
-/// `tables.nb` with the netdevice notifier chain if `T::HAS_MTU_CHANGE`;
-/// this registration set `tables.registered`.
-pub(crate) struct Registration<T: Discipline> {
-    tables: &'static Tables<T>,
-}
+// SAFETY: The C side synchronises its own use of the ops and the notifier
+// (the qdisc core's `qdisc_mod_lock`, the notifier chain's RTNL); Rust code
+// only registers them, in the initialiser, and unregisters them in `drop`,
+// which may run on any thread.
+unsafe impl<T: Discipline> Send for Registration<T> {}
+// SAFETY: No method takes `&self`: sharing a reference gives access to
+// nothing.
+unsafe impl<T: Discipline> Sync for Registration<T> {}
 
 impl<T: Discipline> Registration<T> {
-    /// Registers the kind of `tables`, owned by `module`: qdiscs of the kind
-    /// hold a reference on the module.
+    /// Registers the kind of `T`, owned by `module`: qdiscs of the kind hold
+    /// a reference on the module.
     ///
-    /// Fails with `EBUSY` if `tables` are registered already, and with
-    /// `EEXIST` if another module registered the kind (for example the C
-    /// `sch_plug`).
-    pub(crate) fn new(module: &'static ThisModule, tables: &'static Tables<T>) -> Result<Self> {
-        if tables.registered.swap(true, Ordering::Acquire) {
-            return Err(EBUSY);
-        }
-        let ops = tables.ops.get();
-        // SAFETY: `registered` was false and is ours now, so nothing else
-        // uses the tables (type invariant). The owner is only written the
-        // first time: qdiscs created under an earlier registration may be
-        // reading it.
-        unsafe {
-            if (*ops).owner.is_null() {
-                (*ops).owner = module.as_ptr().cast();
+    /// Fails with `EEXIST` if another module registered the kind (for
+    /// example the C `sch_plug`).
+    ///
+    /// # Safety
+    ///
+    /// The registration is part of `module`'s own state and is dropped
+    /// only at its exit, when no qdisc of the kind is left (each holds a
+    /// reference on `module`).
+    pub(crate) unsafe fn new(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let init = move |slot: *mut Self| {
+            // SAFETY: `slot` is valid for writes and pinned (the initialiser's
+            // contract), so the fields' addresses are those the C side will
+            // keep.
+            let (ops, nb) = unsafe {
+                (
+                    compat::opaque_ptr(ptr::addr_of!((*slot).ops)),
+                    compat::opaque_ptr(ptr::addr_of!((*slot).nb)),
+                )
+            };
+            let mut table = Adapter::<T>::build();
+            table.owner = module.as_ptr().cast();
+            // SAFETY: `ops` and `nb` are valid for writes (above); the
+            // marker field is zero-sized, so the slot is then initialised.
+            unsafe {
+                ops.write(table);
+                nb.write(bindings::notifier_block {
+                    // Only referenced when used: the callback calls
+                    // `mtu_change`, whose default is a build error.
+                    notifier_call: if T::HAS_MTU_CHANGE {
+                        Some(Adapter::<T>::netdev_callback)
+                    } else {
+                        None
+                    },
+                    next: ptr::null_mut(),
+                    priority: 0,
+                });
             }
-        }
-        // SAFETY: `ops` is a complete table in a `static`, which outlives
-        // the registration and every qdisc created from it.
-        if let Err(e) = to_result(unsafe { bindings::register_qdisc(ops) }) {
-            tables.registered.store(false, Ordering::Release);
-            return Err(e);
-        }
-        if T::HAS_MTU_CHANGE {
-            // SAFETY: As for the ops: `nb` is complete and `'static`.
-            let ret = unsafe { bindings::register_netdevice_notifier(tables.nb.get()) };
-            if let Err(e) = to_result(ret) {
-                // SAFETY: Registered just above.
-                unsafe { bindings::unregister_qdisc(ops) };
-                tables.registered.store(false, Ordering::Release);
-                return Err(e);
+            // SAFETY: `ops` is a complete table that stays where it is until
+            // `drop` unregisters it.
+            to_result(unsafe { bindings::register_qdisc(ops) })?;
+            if T::HAS_MTU_CHANGE {
+                // SAFETY: As for the ops: `nb` is complete and pinned.
+                if let Err(e) = to_result(unsafe { bindings::register_netdevice_notifier(nb) }) {
+                    // SAFETY: Registered just above; on error the slot is
+                    // left as if never initialised.
+                    unsafe { bindings::unregister_qdisc(ops) };
+                    return Err(e);
+                }
             }
-        }
-        // INVARIANT: Registered just above, with `registered` set.
-        Ok(Self { tables })
+            // INVARIANT: Registered above.
+            Ok(())
+        };
+        // SAFETY: The closure initialises the whole slot and returns `Ok`,
+        // or fails with nothing left registered; it never moves the slot.
+        unsafe { compat::pin_init_from_closure(init) }
     }
 }
 
-impl<T: Discipline> Drop for Registration<T> {
-    fn drop(&mut self) {
+#[pinned_drop]
+impl<T: Discipline> PinnedDrop for Registration<T> {
+    fn drop(self: Pin<&mut Self>) {
         if T::HAS_MTU_CHANGE {
             // SAFETY: Registered (type invariant); once this returns, no
             // callback runs or will run.
-            unsafe { bindings::unregister_netdevice_notifier(self.tables.nb.get()) };
+            unsafe { bindings::unregister_netdevice_notifier(self.nb.get()) };
         }
-        // SAFETY: Registered (type invariant). Qdiscs of the kind that still
-        // exist keep using the `'static` ops.
-        unsafe { bindings::unregister_qdisc(self.tables.ops.get()) };
-        self.tables.registered.store(false, Ordering::Release);
+        // SAFETY: Registered (type invariant). This runs at the module's
+        // exit (the contract of `new`), when no qdisc of the kind is left to
+        // use the ops, and no new one finds them once this returns.
+        unsafe { bindings::unregister_qdisc(self.ops.get()) };
     }
 }

@@ -171,12 +171,12 @@ unload_plug() {
 	out=$(rmmod sch_plug 2>&1) || bail "rmmod sch_plug failed: $out (refcnt $(cat /sys/module/sch_plug/refcnt 2>/dev/null))"
 	[ "$(loaded_plug)" = none ] || bail "sch_plug still loaded after rmmod"
 }
-# load_ours [param=value...]: our module, with those parameters, or bail.
+# load_ours: our module, or bail.
 load_ours() {
 	local out
 	unload_plug
-	out=$(insmod "$SCH_PLUG_KO" "$@" 2>&1) || bail "insmod $SCH_PLUG_KO $*: $out"
-	plug_is ours "$@" || bail "after insmod of ours: $PLUG_IS_WHY"
+	out=$(insmod "$SCH_PLUG_KO" 2>&1) || bail "insmod $SCH_PLUG_KO: $out"
+	plug_is ours || bail "after insmod of ours: $PLUG_IS_WHY"
 }
 # load_c: the kernel's C module, or bail.
 load_c() {
@@ -201,34 +201,12 @@ loaded_build_id() {
 	h=${h//[$' \n']/}
 	echo "$h"
 }
-# loaded_c_quirks: c_quirks of our loaded plug, Y or N, in PLUG_C_QUIRKS,
-# and where it was read in PLUG_C_QUIRKS_FROM: the parameter in sysfs where
-# that exists (6.12: a C module_param, 0644); where it does not (7.3: a
-# `module!` parameter has perm 0), what a probe plug on the loopback of a
-# new namespace reports in its xstats (plugctl.py c-quirks: 5 to 7 s in
-# the 6.12 debug guest, python3's start included). TEST_QUIRKS_PROBE=1
-# probes where the file exists too, and the two must agree. False, the
-# reason in PLUG_C_QUIRKS, if the probe fails.
-QUIRKS_PARAM=/sys/module/sch_plug/parameters/c_quirks
-loaded_c_quirks() {
-	PLUG_C_QUIRKS=
-	if [ "${TEST_QUIRKS_PROBE:-0}" != 1 ] && [ -e "$QUIRKS_PARAM" ]; then
-		PLUG_C_QUIRKS_FROM=$QUIRKS_PARAM
-		read -r PLUG_C_QUIRKS <"$QUIRKS_PARAM"
-		return
-	fi
-	PLUG_C_QUIRKS_FROM="a probe plug's xstats"
-	[ -e "$QUIRKS_PARAM" ] && PLUG_C_QUIRKS_FROM="$QUIRKS_PARAM and a probe plug's xstats"
-	PLUG_C_QUIRKS=$("$PY" -S "$HERE/plugctl.py" c-quirks 2>&1)
-}
-# plug_is <ours|c> [param=value...]: the loaded sch_plug is that one: ours
-# is out of tree (taint O in /proc/modules), C is not; its build ID
-# (/sys/module/sch_plug/notes) is that of SCH_PLUG_KO or C_PLUG_KO; and for
-# ours, c_quirks is what was asked (default N; loaded_c_quirks). Else false,
-# with the reason in PLUG_IS_WHY.
+# plug_is <ours|c>: the loaded sch_plug is that one: ours is out of tree
+# (taint O in /proc/modules), C is not; and its build ID
+# (/sys/module/sch_plug/notes) is that of SCH_PLUG_KO or C_PLUG_KO. Else
+# false, with the reason in PLUG_IS_WHY.
 plug_is() {
-	local want=$1 file loaded id quirks=N p
-	shift
+	local want=$1 file loaded id
 	PLUG_IS_WHY=
 	loaded=$(loaded_plug)
 	if [ "$loaded" != "$want" ]; then
@@ -242,19 +220,6 @@ plug_is() {
 	if [ -z "$id" ] || [ "$id" != "${BUILD_ID[$file]}" ]; then
 		PLUG_IS_WHY="build ID of the loaded sch_plug '$id' is not that of $file '${BUILD_ID[$file]}'"
 		return 1
-	fi
-	if [ "$want" = ours ]; then
-		for p in "$@"; do
-			case $p in c_quirks=1 | c_quirks=Y | c_quirks=y) quirks=Y ;; c_quirks=*) quirks=N ;; esac
-		done
-		if ! loaded_c_quirks; then
-			PLUG_IS_WHY="c_quirks of the loaded sch_plug unknown ($PLUG_C_QUIRKS_FROM): $PLUG_C_QUIRKS"
-			return 1
-		fi
-		if [ "$PLUG_C_QUIRKS" != "$quirks" ]; then
-			PLUG_IS_WHY="c_quirks is '$PLUG_C_QUIRKS' ($PLUG_C_QUIRKS_FROM), not '$quirks'"
-			return 1
-		fi
 	fi
 	return 0
 }

@@ -345,58 +345,6 @@ def _build_id(data):
     return None if at < 0 else data[at + len(note) : at + len(note) + 20].hex()
 
 
-QUIRKS_PARAM = "/sys/module/sch_plug/parameters/c_quirks"
-
-
-def probe_c_quirks():
-    """c_quirks as the registered plug itself reports it: the last field of
-    its xstats (struct tc_plug_xstats, README.md; 1 if it follows the 6.12
-    C rules), "Y" or "N" as the parameter reads in sysfs, or None if its
-    xstats carry no such field (the C module has no xstats). The probe is a
-    plug on the loopback of a new namespace of no name, read and deleted;
-    the namespace goes with the socket. Raises if the plug cannot be made,
-    read or deleted."""
-    rtnl = Rtnl(None)
-    try:
-        err, text = rtnl.qdisc("add", LOOPBACK_IFINDEX)
-        if err:
-            raise OSError(err, f"c_quirks probe: a plug on lo of a new namespace: {text}")
-        try:
-            st = rtnl.stats(LOOPBACK_IFINDEX)
-        finally:
-            err, text = rtnl.qdisc("del", LOOPBACK_IFINDEX)
-        if err:
-            raise OSError(err, f"c_quirks probe: deleting the plug: {text}")
-    finally:
-        rtnl.sock.close()
-    if not st or st.get("kind") != "plug":
-        raise RuntimeError(f"c_quirks probe: the root qdisc of lo is {st}, not the plug")
-    x = st.get("xstats") or b""
-    if len(x) < 28:
-        return None
-    (quirks,) = struct.unpack_from("=I", x, 24)
-    return {0: "N", 1: "Y"}.get(quirks, str(quirks))
-
-
-def loaded_c_quirks():
-    """c_quirks of our loaded plug ("Y", "N"): its parameter in sysfs where
-    that exists (6.12: a C module_param, 0644); where it does not (7.3: a
-    `module!` parameter has perm 0), what a probe plug reports
-    (probe_c_quirks). With TEST_QUIRKS_PROBE=1 the probe also where the
-    file exists, which must then agree with it (else RuntimeError)."""
-    try:
-        with open(QUIRKS_PARAM) as f:
-            param = f.read().strip()
-    except FileNotFoundError:
-        param = None
-    if param is not None and os.environ.get("TEST_QUIRKS_PROBE", "0") != "1":
-        return param
-    probed = probe_c_quirks()
-    if param is not None and probed != param:
-        raise RuntimeError(f"c_quirks: {QUIRKS_PARAM} is {param!r}, a probe plug reports {probed!r}")
-    return probed
-
-
 def _loaded_kind():
     """"ours", "c" or "none": ours is the out-of-tree one (taint O in
     /proc/modules; "(OE)" where the kernel checks signatures, as Debian's
@@ -410,28 +358,26 @@ def _loaded_kind():
 
 
 def loaded_plug():
-    """("ours" | "c" | "none", build ID, c_quirks) of the loaded sch_plug.
-    Ours is the out-of-tree one (taint O in /proc/modules); c_quirks is
-    ours only (loaded_c_quirks), None for the C module."""
+    """("ours" | "c" | "none", build ID) of the loaded sch_plug. Ours is the
+    out-of-tree one (taint O in /proc/modules)."""
     kind = _loaded_kind()
     if kind == "none":
-        return "none", None, None
+        return "none", None
     try:
         with open("/sys/module/sch_plug/notes/.note.gnu.build-id", "rb") as f:
             bid = _build_id(f.read())
     except OSError:
         bid = None
-    return kind, bid, (loaded_c_quirks() if kind == "ours" else None)
+    return kind, bid
 
 
 _FILE_IDS = {}
 
 
 def load(which, ours_ko, c_ko):
-    """Make `which` the registered plug: "c" (the kernel's C module), "rust"
-    (ours) or "rust-quirks" (ours with c_quirks=1, the 6.12 rules). Raises
-    if the old one does not unload or the one loaded is not the file meant
-    (its taint, its build ID, c_quirks)."""
+    """Make `which` the registered plug: "c" (the kernel's C module) or
+    "rust" (ours). Raises if the old one does not unload or the one loaded
+    is not the file meant (its taint, its build ID)."""
     if _loaded_kind() != "none":
         for _ in range(100):  # a deleted namespace's plugs go in a workqueue
             with open("/sys/module/sch_plug/refcnt") as f:
@@ -439,17 +385,16 @@ def load(which, ours_ko, c_ko):
                     break
             time.sleep(0.1)
         subprocess.run(["rmmod", "sch_plug"], check=True)
-    argv = {"c": [c_ko], "rust": [ours_ko], "rust-quirks": [ours_ko, "c_quirks=1"]}[which]
-    subprocess.run(["insmod", *argv], check=True)
-    if argv[0] not in _FILE_IDS:
-        with open(argv[0], "rb") as f:
-            _FILE_IDS[argv[0]] = _build_id(f.read())
-    want_id = _FILE_IDS[argv[0]]
-    want = ("c", want_id, None) if which == "c" else (
-        "ours", want_id, "Y" if which == "rust-quirks" else "N")
+    ko = {"c": c_ko, "rust": ours_ko}[which]
+    subprocess.run(["insmod", ko], check=True)
+    if ko not in _FILE_IDS:
+        with open(ko, "rb") as f:
+            _FILE_IDS[ko] = _build_id(f.read())
+    want_id = _FILE_IDS[ko]
+    want = ("c" if which == "c" else "ours", want_id)
     got = loaded_plug()
     if got != want or want_id is None:
-        raise RuntimeError(f"loaded sch_plug is {got}, not {want} (from {argv})")
+        raise RuntimeError(f"loaded sch_plug is {got}, not {want} (from {ko})")
 
 
 class Ktap:
@@ -471,14 +416,3 @@ class Ktap:
                 print(f"# expected {exp!r}\n#      got {act!r}")
         return 0 if all(r[0] for r in self.results) else 1
 
-
-if __name__ == "__main__":
-    # plugctl.py c-quirks: loaded_c_quirks() for tests/lib.sh ("none" if the
-    # plug reports none); exit 1 with the reason if it cannot be learnt.
-    import sys
-    if sys.argv[1:] != ["c-quirks"]:
-        sys.exit("usage: plugctl.py c-quirks")
-    try:
-        print(loaded_c_quirks() or "none")
-    except (OSError, RuntimeError) as e:
-        sys.exit(f"plugctl.py c-quirks: {e}")

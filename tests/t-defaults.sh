@@ -1,19 +1,19 @@
 #!/bin/bash
-# Defects 4 and 5 of issue 13.
-# 4: a bare create on a device with txqueuelen 0 got limit 0 (0 x MTU) and
-#    dropped everything [C: the same]; the default rules fall back to the
-#    default queue length, 1000 full-size packets; c_quirks=1 keeps C's 0.
+# Two defaults, each checked beside the C plug:
+# 1: a bare create on a device with txqueuelen 0 got limit 0 (0 x MTU) and
+#    dropped everything [C: the same]; ours falls back to the default queue
+#    length, 1000 full-size packets.
 #    (On devices with IFF_NO_QUEUE, veth and dummy, sch_api.c itself turns
 #    txqueuelen 0 into 1000 before init; ifb, Remus's device, has no such
 #    flag, and its queue is never stopped while the plug holds.)
-# 5: pass-through lets packets bypass the plug only while the limit fits
+# 2: pass-through lets packets bypass the plug only while the limit fits
 #    the longest packet the device can get; on devices with no MTU ceiling
 #    (dummy, ifb) a later MTU raise let a packet longer than the limit pass
 #    where C drops it. The plug now follows MTU changes (netdevice notifier).
 . "$(dirname "$0")/lib.sh"
 need_c_plug
 need_tools
-ktap_plan 11
+ktap_plan 10
 SHOW=$PLUG_TOOLS/plugshow
 # frame <dev> <bytes>: one raw Ethernet frame through the device's qdisc;
 # prints "sent" or the errno name (ENOBUFS: the qdisc dropped it).
@@ -41,17 +41,13 @@ check_eq "ifb with txqueuelen 0: default limit 1000 x (1500 + 14)" 1514000 "$("$
 for i in 1 2 3; do frame d0 100 >/dev/null; done
 check_eq "ifb with txqueuelen 0: packets held, not dropped" "3 0" "$("$SHOW" d0 qlen) $("$SHOW" d0 drops)"
 $TC qdisc del dev d0 root
-load_ours c_quirks=1
-$TC qdisc add dev d0 root plug
-check_eq "txqueuelen 0, c_quirks=1: limit 0 as in C" 0 "$("$SHOW" d0 limit)"
-$TC qdisc del dev d0 root
 load_c
 $TC qdisc add dev d0 root plug
 frame d0 100 >/dev/null
 check_eq "txqueuelen 0, the C plug: drops everything" 1 "$($TC -s -j qdisc show dev d0 | grep -o '"drops":[0-9]*' | cut -d: -f2)"
 $TC qdisc del dev d0 root
 
-# 5. Limit 530,000 fits any packet at MTU 1500 (GSO/GRO max 524,280), so
+# 2. Limit 530,000 fits any packet at MTU 1500 (GSO/GRO max 524,280), so
 # pass-through bypasses the plug; at MTU 600,000 it no longer does.
 mtu_case() { # mtu_case <module description>
 	$IP link set d1 mtu 1500

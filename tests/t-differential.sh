@@ -1,8 +1,8 @@
 #!/bin/bash
 # Parity with the C module: scenarios covering every behaviour of
-# docs/c-plug.md section 2 (and defects D1-D3 as 6.12 has them), run against
-# the C sch_plug.ko and ours with c_quirks=1 in this boot; transcripts must
-# be identical.
+# docs/c-plug.md section 2, and defects D1-D3, run against the C sch_plug.ko
+# and ours in this boot: step by step identical where no defect is at play,
+# different where one is, and each module at its known outcome.
 . "$(dirname "$0")/lib.sh"
 need_c_plug
 setup_pair

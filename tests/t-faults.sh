@@ -1,5 +1,5 @@
 #!/bin/bash
-# Faults while packets are held (issue 13, item 7): link deletion, replace
+# Faults while packets are held: link deletion, replace
 # with another kind, deletion of a parent (prio, tbf, htb) while the plug
 # is full, limit 0 while full, link down/up and carrier loss mid-epoch, MTU
 # change. After each: exact accounting (what the receiver got, the plug's

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Module lifecycle (issue 13, item 9): rmmod with a live plug fails and
+# Module lifecycle: rmmod with a live plug fails and
 # changes nothing; then LIFECYCLE_CYCLES (default 10; make stress: 100) cycles of insmod,
 # plugs on several devices holding packets, teardown in one of five ways
 # (qdisc delete, link delete, namespace delete, replace with pfifo, delete

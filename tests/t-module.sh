@@ -3,12 +3,15 @@
 # module references held by live qdiscs, auto-loading by `tc qdisc add`.
 . "$(dirname "$0")/lib.sh"
 need_c_plug
-ktap_plan 11
+ktap_plan 12
 mi() { modinfo -F "$1" "$SCH_PLUG_KO"; }
 check_eq "modinfo: name" "sch_plug" "$(mi name)"
 check_eq "modinfo: license" "GPL" "$(mi license)"
 check_eq "modinfo: alias for auto-loading" "net-sch-plug" "$(mi alias)"
 case $(mi description) in *plug*Rust*) ok "modinfo: description" ;; *) not_ok "modinfo: description"; diag "$(mi description)" ;; esac
+# No parameter: netdev takes none that changes a qdisc's behaviour (the
+# module once had c_quirks, the C rules with their defects).
+check_eq "modinfo: no module parameter" "" "$(mi parm)$(mi parmtype)"
 
 # Only one `plug` can be registered: with the C module in, ours must refuse.
 load_c

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Defect 1 of issue 13: early release on a multiqueue device. A root qdisc
+# R1 (README): early release on a multiqueue device. A root qdisc
 # on a device with several transmit queues has no TCQ_F_ONETXQUEUE, so the
 # core's bulk dequeue (try_bulk_dequeue_skb_slow) parks a dequeued packet
 # of another queue in skb_bad_txq and counts it in sch->q.qlen. A BUFFER

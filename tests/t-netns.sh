@@ -1,5 +1,5 @@
 #!/bin/bash
-# Defect 3 of issue 13: a deleted network namespace kept alive by its own
+# A deleted network namespace kept alive by its own
 # held packets. A plug on a device of a namespace holds packets that a
 # process of the namespace sent; the process ends; `ip netns del`. Each held
 # skb owned its socket, the socket its namespace, the namespace the device
@@ -11,7 +11,7 @@
 # device, its plug and the packets with it.
 . "$(dirname "$0")/lib.sh"
 need_tools
-ktap_plan 10
+ktap_plan 8
 SHOW=$PLUG_TOOLS/plugshow
 # mkns <name>: a namespace with a dummy d0 (10.9.0.1/24, static neighbour
 # 10.9.0.2) whose root is a buffering plug.
@@ -65,27 +65,6 @@ check_eq "namespace deleted while its process lives: still there" 1 "$(cat /sys/
 kill "$pid"; wait "$pid" 2>/dev/null
 if refcnt_drops_to 0; then ok "the process ends: namespace, plug and packets gone"
 else not_ok "the process ends: namespace, plug and packets gone"; diag "refcnt $(cat /sys/module/sch_plug/refcnt)"; fi
-
-# 3. Under the C rules, packets queued in pass-through stay queued after a
-# BUFFER (defect D4, kept by c_quirks=1): they must not pin the namespace
-# either. A slow tbf above the plug keeps
-# them queued in pass-through: of three 1,042-byte packets the burst lets
-# one out, tbf's peek takes the next (out 6 s later at 800 bit/s), the
-# third waits in the plug, where the BUFFER strands it.
-load_ours c_quirks=1
-mkns quirks
-$TC -n quirks qdisc del dev d0 root
-$TC -n quirks qdisc add dev d0 root handle 1: tbf rate 800bit burst 1514 limit 100000
-# (Under the C rules a create ignores its action: limit, then change.)
-$TC -n quirks qdisc add dev d0 parent 1:1 handle 10: plug limit 100000
-$TC -n quirks qdisc change dev d0 parent 1:1 handle 10: plug release_indefinite
-$IP netns exec quirks bash -c 'for i in 1 2 3; do printf "%1000s" z >/dev/udp/10.9.0.2/7; done'
-$TC -n quirks qdisc change dev d0 parent 1:1 handle 10: plug block
-sleep 7
-check_eq "c_quirks=1: a packet of pass-through stranded after BUFFER (D4)" 1 "$($IP netns exec quirks "$SHOW" d0 qlen)"
-$IP netns del quirks
-if refcnt_drops_to 0; then ok "c_quirks=1: namespace deleted with stranded packets, reference gone"
-else not_ok "c_quirks=1: namespace deleted with stranded packets, reference gone"; fi
 
 check "rmmod succeeds after the namespaces are gone" rmmod sch_plug
 # Packets of a namespace that stays are still delivered.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Concurrency on a real SMP kernel (issue 13, item 8): senders on every CPU,
+# Concurrency on a real SMP kernel: senders on every CPU,
 # one control loop (BUFFER, RELEASE_ONE, RELEASE_INDEFINITE, LIMIT) with up
 # to three checkpoints in flight, and dumpers, all at once, through a plug
 # on a 4-queue veth. Verdicts: no datagram before its epoch is committed;

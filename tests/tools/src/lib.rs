@@ -87,15 +87,14 @@ pub struct QdiscInfo {
 }
 
 impl QdiscInfo {
-    /// The xstats of a plug as seven u32 (README: limit, pass-through,
-    /// current epoch, closed epochs, their packets, release credits,
-    /// c_quirks).
-    pub fn plug_xstats(&self) -> Option<[u32; 7]> {
+    /// The xstats of a plug as six u32 (README: limit, pass-through,
+    /// current epoch, closed epochs, their packets, release credits).
+    pub fn plug_xstats(&self) -> Option<[u32; 6]> {
         let x = self.xstats.as_ref()?;
-        if x.len() < 28 {
+        if x.len() < 24 {
             return None;
         }
-        let mut out = [0; 7];
+        let mut out = [0; 6];
         for (i, o) in out.iter_mut().enumerate() {
             *o = u32::from_ne_bytes(x[4 * i..4 * i + 4].try_into().unwrap());
         }

@@ -125,7 +125,7 @@ impl Plug {
             _ => unreachable!(),
         }
     }
-    fn xstats(&self) -> [u32; 7] {
+    fn xstats(&self) -> [u32; 6] {
         let sat = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         [
             self.limit,
@@ -133,7 +133,6 @@ impl Plug {
             if self.pass_through { 0 } else { sat(self.open) },
             self.closed.len() as u32,
             sat(self.closed.iter().map(|c| c.0).sum()),
-            0,
             0,
         ]
     }

@@ -36,7 +36,6 @@ fn main() {
             "closed_epochs",
             "closed_packets",
             "release_credits",
-            "c_quirks",
         ];
         for (n, v) in names.iter().zip(x) {
             kv.push((n, v.to_string()));
