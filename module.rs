@@ -5,7 +5,7 @@
 //! written against, registered as the qdisc kind `plug`.
 
 // epoch.rs is also the public API of the host test crate (tests/host).
-#[allow(unreachable_pub)]
+#[expect(unreachable_pub)]
 mod epoch;
 mod qdisc;
 mod sch_plug;
