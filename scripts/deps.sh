@@ -27,6 +27,7 @@ PKGS=(
 	qemu-system-x86 udev                             # guest runner (udev: virtio-ports links)
 	iproute2 libnl-utils python3-pyroute2 python3-venv  # the clients under test
 	busybox                                          # guest helpers (nc, timeout)
+	ethtool                                          # the kernel's tdc (7.x checks for it at start)
 	librsvg2-bin                                     # make run: the timeline as PNG too
 	rsync                                            # kselftest lib.mk install (make check)
 	gcc patch pkg-config dpkg-dev                    # tc with our q_plug.c patch (scripts/iproute2.sh)
