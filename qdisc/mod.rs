@@ -322,10 +322,13 @@ impl StatsDump<'_> {
 ///
 /// `timer` is set up by init before the discipline's own init runs, for a
 /// discipline with a timer (`Discipline::HAS_TIMER`), and shut down before
-/// the state is dropped.
+/// the state is dropped. `sch` is the qdisc whose area this is, written by
+/// init before it sets up the timer, for the timer's callback (as C
+/// qdiscs with a timer keep `q->sch`).
 struct Private<T> {
     state: MaybeUninit<T>,
     ready: bool,
+    sch: *mut bindings::Qdisc,
     timer: Opaque<bindings::timer_list>,
 }
 

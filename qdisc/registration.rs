@@ -9,6 +9,7 @@ use super::{
 };
 use core::{ffi::c_void, marker::PhantomData, mem::MaybeUninit, ptr};
 use kernel::{
+    container_of,
     error::{from_result, to_result},
     ffi::{c_char, c_int, c_ulong},
     prelude::*,
@@ -78,8 +79,9 @@ impl<T: Discipline> Adapter<T> {
                 // SAFETY: The area is ours during init and zeroed: the timer
                 // is set up once, before the discipline can arm it, and
                 // destroy (which follows init on every path, failed or not)
-                // shuts it down.
+                // shuts it down. Its callback finds the qdisc in `sch`.
                 unsafe {
+                    (*private).sch = sch;
                     bindings::sch_plug_timer_setup(
                         (*private).timer.get(),
                         Some(Self::timer_callback),
@@ -166,19 +168,16 @@ impl<T: Discipline> Adapter<T> {
     /// qdisc of our kind, set up by `init_callback`.
     unsafe extern "C" fn timer_callback(timer: *mut bindings::timer_list) {
         // SAFETY: `timer` is the `timer` field of a `Private<T>` (caller),
-        // which is the `privdata` of a `struct Qdisc`: stepping back by the
-        // two offsets gives the qdisc, alive until its destroy, which shuts
-        // the timer down first (waiting for this call).
-        let (private, sch) = unsafe {
-            let private = timer
-                .cast::<u8>()
-                .sub(core::mem::offset_of!(Private<T>, timer))
-                .cast::<Private<T>>();
-            let sch = private
-                .cast::<u8>()
-                .sub(core::mem::offset_of!(bindings::Qdisc, privdata))
-                .cast::<bindings::Qdisc>();
-            (private, sch)
+        // in the private area of the qdisc `sch` that init wrote there, which
+        // lives until its destroy, which shuts the timer down first (waiting
+        // for this call).
+        let (private, sch): (*const Private<T>, _) = unsafe {
+            let private = container_of!(
+                timer.cast::<Opaque<bindings::timer_list>>(),
+                Private<T>,
+                timer
+            );
+            (private, (*private).sch)
         };
         // SAFETY: The qdisc is alive (above); the helper takes its root
         // lock as `sch_tree_lock()` would, under RCU, in this softirq.
@@ -311,10 +310,11 @@ impl<T: Discipline> Adapter<T> {
         // stepping back by its offset gives the registration, pinned and
         // registered while its notifier is.
         let ops = unsafe {
-            let registration = nb
-                .cast::<u8>()
-                .sub(core::mem::offset_of!(Registration<T>, nb))
-                .cast::<Registration<T>>();
+            let registration: *const Registration<T> = container_of!(
+                nb.cast::<Opaque<bindings::notifier_block>>(),
+                Registration<T>,
+                nb
+            );
             (*registration).ops.get().cast_const()
         };
         // SAFETY: `info` is the event's info (caller), and MTU events are
