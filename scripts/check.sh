@@ -68,36 +68,53 @@ if [ -n "$subset" ]; then
 	else cat "$logdir/ksft.log"; result fail "$KERNEL: tests install as a kselftest collection"; fi
 	if [ -n "$ko" ]; then
 		[ $# -gt 0 ] || set -- $SUBSET_TESTS
-		# Beside the default line (below): its guests first. Not for
-		# Debian's kernel: its guest has 1 vCPU (none of its tests uses
-		# two) and no debug options, and runs beside the default line's
-		# guest, whose tests run on one CPU and leave the second core
-		# mostly idle (2026-12-06: two runs of this part beside the
-		# default line's cold CI guest, all passed; that guest took 44
-		# min for 36 min of tests, with a Rust crate build beside it too).
-		guest_cpus=2
+		# Beside the default line (below), the tests run in two guests:
+		# those that use one CPU in a 1-vCPU guest beside the default
+		# line's guest, whose tests run on one CPU and leave the second
+		# core mostly idle, one such side guest at a time (the lock of
+		# CHECK_SIDE_LOCK, which Debian's part takes too); then those that
+		# use two (t-multiqueue, t-smp) in a 2-vCPU guest once the default
+		# line's guests have ended (the lock of CHECK_GUEST_LOCK): two
+		# 2-vCPU TCG guests on the 2 cores were far slower than one after
+		# the other (2026-12-03). Debian's kernel has no debug options and
+		# its part no test that uses two CPUs (2026-12-06: beside the
+		# default line's cold CI guest, all passed). Alone, one guest.
+		side=() main=()
 		if [ "$KERNEL" = debian ]; then
-			guest_cpus=1
+			side=("$@")
 		elif [ -n "${CHECK_GUEST_LOCK:-}" ]; then
-			log "waiting for the default line's guest to finish"
-			exec 9>"$CHECK_GUEST_LOCK"
-			flock 9
+			for t; do
+				case $t in t-multiqueue | t-smp) main+=("$t") ;; *) side+=("$t") ;; esac
+			done
+		else
+			main=("$@")
 		fi
 		what="the $KERNEL $flavour kernel"
 		[ "$KERNEL" != debian ] || what="Debian's own kernel, $(debian_abi)"
-		log "in-guest suite on $what: $*"
-		set +e
-		"$TOP/scripts/guest.sh" --timeout 3000 --cpus "$guest_cpus" --ko "$ko" "$flavour" "$TOP/tests/run-suite.sh" \
-			"$inst" "$@" >"$logdir/guest.log" 2>&1
-		grc=$?
-		set -e
-		echo "# $KERNEL guest: $*"
-		sed 's/^/# /' "$logdir/guest.log" | grep -E '^# (# )?(not )?ok ' || true
-		read -r gp gf < <(ksft_count "$logdir/guest.log" $#)
-		passed=$((passed + gp)); failed=$((failed + gf))
-		if [ "$grc" != 0 ] && [ "$gf" = 0 ]; then tail -n 30 "$logdir/guest.log"; result fail "$KERNEL guest run (exit $grc)"; fi
-		if [ "$grc" = 0 ] && [ "$gp" = 0 ]; then result fail "$KERNEL guest ran no test"; fi
-		[ "$gf" = 0 ] || cat "$logdir/guest.log"
+		for g in side main; do
+			if [ "$g" = side ]; then set -- "${side[@]}"; cpus=1 lock=${CHECK_SIDE_LOCK:-}
+			else set -- "${main[@]}"; cpus=2 lock=${CHECK_GUEST_LOCK:-}; fi
+			[ $# -gt 0 ] || continue
+			if [ -n "$lock" ]; then
+				[ "$g" = side ] || log "waiting for the default line's guest to finish"
+				exec 9>"$lock"
+				flock 9
+			fi
+			log "in-guest suite on $what ($cpus vCPU): $*"
+			set +e
+			"$TOP/scripts/guest.sh" --timeout 3000 --cpus "$cpus" --ko "$ko" "$flavour" "$TOP/tests/run-suite.sh" \
+				"$inst" "$@" >"$logdir/guest-$g.log" 2>&1
+			grc=$?
+			set -e
+			[ -z "$lock" ] || exec 9>&-
+			echo "# $KERNEL guest ($cpus vCPU): $*"
+			sed 's/^/# /' "$logdir/guest-$g.log" | grep -E '^# (# )?(not )?ok ' || true
+			read -r gp gf < <(ksft_count "$logdir/guest-$g.log" $#)
+			passed=$((passed + gp)); failed=$((failed + gf))
+			if [ "$grc" != 0 ] && [ "$gf" = 0 ]; then tail -n 30 "$logdir/guest-$g.log"; result fail "$KERNEL guest run (exit $grc)"; fi
+			if [ "$grc" = 0 ] && [ "$gp" = 0 ]; then result fail "$KERNEL guest ran no test"; fi
+			[ "$gf" = 0 ] || cat "$logdir/guest-$g.log"
+		done
 	else
 		result fail "$KERNEL: in-guest suite (no module to test)"
 	fi
@@ -110,12 +127,12 @@ fi
 # background: a kernel build (7.3) or the reproduction of Debian's Rust
 # crates (debian), when not cached, is the longest step of a cold make
 # check, and module builds, clippy and test installs take minutes. Their
-# guests wait for this line's guests, and for each other (the lock of
-# fd 8, held until this line's guests end): two TCG guests of 2 vCPUs each
-# on the 2 cores were far slower than one after the other (2026-12-03,
-# clean-clone CI run of e7f4bb5: this line's guest did not finish its suite
-# within 70 min, against 30-47 min alone; the other line's took 47 min
-# against 18).
+# 1-vCPU guests run beside this line's guest, one at a time (side.lock);
+# their 2-vCPU guests wait for this line's guests (the lock of fd 8, held
+# until those end): two TCG guests of 2 vCPUs each on the 2 cores were far
+# slower than one after the other (2026-12-03, clean-clone CI run of
+# e7f4bb5: this line's guest did not finish its suite within 70 min,
+# against 30-47 min alone; the other line's took 47 min against 18).
 other_pids=()
 guest_lock=$logdir/guest.lock
 exec 8>"$guest_lock"
@@ -125,7 +142,7 @@ for line in ${CHECK_OTHER_LINES:-}; do
 	(
 		# Only this process holds the guest lock.
 		exec 8>&-
-		export CHECK_GUEST_LOCK=$guest_lock
+		export CHECK_GUEST_LOCK=$guest_lock CHECK_SIDE_LOCK=$logdir/side.lock
 		# The line's own bindgen and libclang (lib.sh, the Makefile), not
 		# this line's, which the environment carries.
 		unset LIBCLANG_PATH BINDGEN
