@@ -138,7 +138,7 @@ guest_lock=$logdir/guest.lock
 exec 8>"$guest_lock"
 flock 8
 for line in ${CHECK_OTHER_LINES:-}; do
-	log "kernel line $line beside this one: module build, lint, then (after this line's guests) its tests (progress: $logdir/other-$line.log)"
+	log "kernel line $line beside this one: module build, lint, then its tests, those on one CPU beside this line's guest, those on two after it (progress: $logdir/other-$line.log)"
 	(
 		# Only this process holds the guest lock.
 		exec 8>&-
