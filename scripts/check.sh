@@ -181,7 +181,7 @@ else cat "$logdir/lint.log"; result fail "lint clean"; fi
 # machine it cost 16 min before the guest could start (2026-12-06, the
 # cold CI run of bdc8fb4), and its CPU slowed the guest when moved beside it.
 perf_pid=
-if [ -f "$("$TOP/scripts/kernel.sh" --dir perf)/.sch-plug-built" ]; then
+if tree_built "$("$TOP/scripts/kernel.sh" --dir perf)"; then
 	log "perf-flavour module build in the background (log: $logdir/perf.log)"
 	"$TOP/scripts/build-module.sh" perf >"$logdir/perf.log" 2>&1 &
 	perf_pid=$!

@@ -39,7 +39,7 @@ done
 flavour=$1 script=$2
 shift 2
 kdir=${KDIR:-$("$TOP/scripts/kernel.sh" --dir "$flavour")}
-[ -f "$kdir/.sch-plug-built" ] || die "no $flavour kernel: run scripts/kernel.sh $flavour"
+tree_built "$kdir" || die "no $flavour kernel: run scripts/kernel.sh $flavour"
 [ -f "$ko" ] || die "no $ko: run make"
 image=$kdir/arch/x86/boot/bzImage
 c_ko=$kdir/net/sched/sch_plug.ko

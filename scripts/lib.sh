@@ -120,12 +120,16 @@ kernel_src_unpack() {
 	echo "$src"
 }
 
-# reuse_tree <dir> <what>: a kernel tree built before (its stamp,
-# .sch-plug-built): say so, print it, and end the script. Called before
-# taking the build lock and again once it is held (another build may
-# have finished the same tree meanwhile).
+# tree_built <dir>: the kernel tree was built to the end (its stamp,
+# .sch-plug-built, written last by kernel.sh and debian.sh).
+tree_built() { [ -f "$1/.sch-plug-built" ]; }
+
+# reuse_tree <dir> <what>: a kernel tree built before (tree_built): say
+# so, print it, and end the script. Called before taking the build lock
+# and again once it is held (another build may have finished the same
+# tree meanwhile).
 reuse_tree() {
-	[ -f "$1/.sch-plug-built" ] || return 0
+	tree_built "$1" || return 0
 	log "$2: cached in $1"
 	echo "$1"
 	exit 0
